@@ -1,0 +1,41 @@
+"""DRF authentication by `Authorization: Bearer <personal API token>`."""
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from accounts.models import ApiToken, hash_token
+
+
+def user_for_token(token: str):
+    """The active user a raw token belongs to, or None; records when the token was last used."""
+    try:
+        api_token = ApiToken.objects.select_related("user").get(digest=hash_token(token))
+    except ApiToken.DoesNotExist:
+        return None
+    if not api_token.user.is_active:
+        return None
+    now = timezone.now()
+    if api_token.last_used_at is None or (now - api_token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+    return api_token.user
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <token>'.")
+        try:
+            token = header[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("Invalid token.") from exc
+        user = user_for_token(token)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        return user, token
+
+    def authenticate_header(self, request):
+        return self.keyword

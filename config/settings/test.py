@@ -1,0 +1,22 @@
+"""Test settings: the embedded defaults, or PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set."""
+from .base import *  # noqa: F401,F403
+from .base import DATABASES, VAR_DIR, env
+
+DEBUG = False
+SECRET_KEY = "parley-test-secret-key-not-for-production-0123456789abcdef"
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Two fixed keys: the newest first, so rotation can be exercised.
+PARLEY_ENCRYPTION_KEYS = env.list(
+    "PARLEY_ENCRYPTION_KEYS", default=["2NvMW59jdMTT77b6ypdSOiu0f-7qyeKXQoUxstLnp_c="]
+)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so live servers in other threads and processes see the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,24 @@
+"""Top-level URL map: the web UI, the admin, the API and its documentation."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("core.api.urls")),
+    path("", include("accounts.api.urls")),
+    path("", include("providers.api.urls")),
+    path("", include("chats.api.urls")),
+    path("", include("merging.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("web.urls")),
+]
+
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

@@ -1,0 +1,7 @@
+"""Page-number pagination used by every list endpoint (`?page=`, optional `?page_size=`)."""
+from rest_framework import pagination
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
