@@ -1,0 +1,54 @@
+"""What a chat request is, where it goes (a Route), and what every wire-protocol adapter provides."""
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from providers.events import StreamEvent
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    role: str  # "user" | "assistant" | "tool"
+    content: str
+    reasoning: str = ""
+    metadata: dict = field(default_factory=dict)  # e.g. stored thinking signatures, tool calls
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    messages: list[ChatMessage]
+    system: str = ""
+    # temperature, max_tokens, top_p, reasoning_effort ("low"|"medium"|"high"), thinking_budget, tools
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Route:
+    """A resolved destination: which adapter, which base URL, which key, which native model id."""
+
+    provider: str          # slug, e.g. "openrouter" or a custom endpoint's slug
+    model: str             # full name, "provider/model-id"
+    model_id: str          # what the provider calls it, "model-id"
+    base_url: str
+    api_key: str = field(repr=False, default="")
+    key_source: str = ""   # "user" | "shared" | "env" | ""
+    protocol: str = "openai_chat"
+    user_endpoint: bool = False  # a user's own custom endpoint: connect-time address checks apply
+
+
+class ProviderAdapter(ABC):
+    """One wire protocol. Subclasses provide `stream`, `list_models` and `validate_key`."""
+
+    protocol: str = ""
+
+    @abstractmethod
+    def stream(self, route: Route, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Yield StreamEvents; end with a FINISH event, or raise a ProviderError."""
+
+    @abstractmethod
+    async def list_models(self, route: Route) -> list[dict]:
+        """Catalog entries: {"id", "provider", "name", "context_length", "pricing", "capabilities"}."""
+
+    @abstractmethod
+    async def validate_key(self, route: Route) -> tuple[bool, str]:
+        """Ask the provider with its cheapest call whether the key works: (valid, detail)."""
