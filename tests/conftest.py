@@ -4,6 +4,8 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
+pytest_plugins = ["tests.fixtures.fake_provider", "tests.fixtures.live_server"]
+
 SERVICES_CONFIGURED = bool(os.environ.get("DATABASE_URL")) and bool(os.environ.get("REDIS_URL"))
 REQUIRE_SERVICES = os.environ.get("PARLEY_REQUIRE_SERVICES") == "1"
 

@@ -10,9 +10,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PARLEY_ENCRYPTION_KEYS = env.list(
     "PARLEY_ENCRYPTION_KEYS", default=["2NvMW59jdMTT77b6ypdSOiu0f-7qyeKXQoUxstLnp_c="]
 )
+# PARLEY_TEST_DB names the test database, so parallel runs (and their live servers) stay apart.
+_TEST_DB = env("PARLEY_TEST_DB", default="parley")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so live servers in other threads and processes see the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_TEST_DB}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{_TEST_DB}"}
 
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
