@@ -1,0 +1,65 @@
+"""Reads over stored provider keys and custom endpoints; which providers a user can reach."""
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from providers.models import CustomEndpoint, ProviderKey
+
+# The built-in provider slugs, in the order the UI lists them.
+BUILTIN_PROVIDERS: tuple[str, ...] = (
+    "openrouter",
+    "openai",
+    "anthropic",
+    "gemini",
+    "xai",
+    "perplexity",
+    "deepseek",
+    "ollama",
+)
+
+
+def custom_endpoint_list(*, user_id: int | None) -> QuerySet[CustomEndpoint]:
+    """Endpoints the user may use: their own and the shared ones (owner empty)."""
+    owners = Q(owner__isnull=True)
+    if user_id is not None:
+        owners |= Q(owner_id=user_id)
+    return CustomEndpoint.objects.filter(owners)
+
+
+def known_provider_slugs(*, user_id: int | None) -> set[str]:
+    return set(BUILTIN_PROVIDERS) | set(custom_endpoint_list(user_id=user_id).values_list("slug", flat=True))
+
+
+def provider_key_list(*, user) -> QuerySet[ProviderKey]:
+    """The caller's own stored keys, newest first (shared keys are managed in the admin)."""
+    return ProviderKey.objects.filter(owner=user).order_by("-created_at", "-id")
+
+
+def provider_key_get(*, user, key_id) -> ProviderKey | None:
+    try:
+        key_id = int(key_id)
+    except (TypeError, ValueError):
+        return None
+    return provider_key_list(user=user).filter(pk=key_id).first()
+
+
+def configured_providers(*, user_id: int | None) -> dict[str, bool]:
+    """{slug: configured} for every provider the user can reach.
+
+    Configured means a usable key exists: the user's own, a shared one or the environment's
+    (Ollama needs no key, only a base URL). A stored key that no longer decrypts does not count.
+    The providers layer may answer this itself later; this reads the stored rows directly.
+    """
+    env = settings.PARLEY_PROVIDER_ENV
+    result = {slug: bool(env.get(slug, {}).get("api_key")) for slug in BUILTIN_PROVIDERS}
+    if env.get("ollama", {}).get("base_url"):
+        result["ollama"] = True
+    owners = Q(owner__isnull=True)
+    if user_id is not None:
+        owners |= Q(owner_id=user_id)
+    for key in ProviderKey.objects.filter(owners).only("provider", "encrypted_secret"):
+        if not result.get(key.provider) and key.decryptable:
+            result[key.provider] = True
+    # A custom endpoint is reachable through its base URL; its key is optional.
+    for slug in custom_endpoint_list(user_id=user_id).values_list("slug", flat=True):
+        result[slug] = True
+    return result
