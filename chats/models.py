@@ -13,6 +13,9 @@ class Conversation(models.Model):
     default_model = models.CharField(max_length=200, blank=True)
     # temperature, max_tokens, top_p, reasoning_effort, thinking_budget ...
     params = models.JSONField(default=dict, blank=True)
+    # The generation (or compare group) streaming into this conversation; set and cleared by
+    # chats.generations with conditional UPDATEs so a second send is refused atomically (409).
+    active_stream = models.UUIDField(null=True, blank=True, editable=False)
     merged_from = models.ManyToManyField(
         "self", symmetrical=False, related_name="merged_into", blank=True, through="merging.MergeHistory",
         through_fields=("result_conversation", "source_conversation"),
@@ -107,6 +110,10 @@ class Generation(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    # The process running it (its channel-layer control channel) and when that process last said it was alive;
+    # a running generation whose heartbeat is stale was left behind by a crash.
+    runner = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -117,6 +124,24 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.status}"
+
+
+class GenerationSlice(models.Model):
+    """A time slice of a generation's stream events, persisted together so a client can replay what it missed."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="slices")
+    first_seq = models.PositiveIntegerField()
+    last_seq = models.PositiveIntegerField()
+    events = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["generation", "first_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "first_seq"], name="unique_generation_slice_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id} {self.first_seq}-{self.last_seq}"
 
 
 class Preset(models.Model):
