@@ -1,7 +1,7 @@
 """Fernet encryption of stored secrets over PARLEY_ENCRYPTION_KEYS (MultiFernet, newest key first)."""
 from functools import lru_cache
 
-from cryptography.fernet import InvalidToken, MultiFernet, Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 

@@ -1,4 +1,8 @@
 """API routes of this app (mounted under /api/v1/)."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from core.api.views import HealthView
+
+urlpatterns = [
+    path("health/", HealthView.as_view(), name="api-health"),
+]

@@ -1,4 +1,9 @@
 """API routes of this app (mounted under /api/v1/)."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from providers.api import keys
+
+urlpatterns = [
+    path("keys/", keys.ProviderKeyListView.as_view(), name="api-keys"),
+    path("keys/<str:key_id>/", keys.ProviderKeyDetailView.as_view(), name="api-key"),
+]

@@ -1,0 +1,152 @@
+"""Request and response shapes of conversations, messages and presets."""
+from rest_framework import serializers
+
+from chats.models import Conversation, Message, Preset
+from chats.validation import (
+    ParamsSerializer,
+    validate_message_content,
+    validate_model_name,
+    validate_system_prompt,
+    validate_title,
+)
+from core.serializers import StrictFieldsMixin
+
+MAX_ATTACHMENTS = 20
+
+
+class _UserScopedMixin:
+    """Model names are checked against the providers the requesting user can reach."""
+
+    def _user_id(self):
+        request = self.context.get("request")
+        return request.user.pk if request is not None and request.user.is_authenticated else None
+
+    def _model(self, value: str) -> str:
+        return validate_model_name(value, user_id=self._user_id()) if value.strip() else ""
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    message_count = serializers.SerializerMethodField()
+    merged_from = serializers.SerializerMethodField()
+    params = serializers.DictField(help_text="temperature, max_tokens, top_p, reasoning_effort, thinking_budget")
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id", "title", "system_prompt", "default_model", "params",
+            "message_count", "created_at", "updated_at", "merged_from",
+        ]
+        read_only_fields = fields
+
+    def get_message_count(self, obj) -> int:
+        count = getattr(obj, "message_count", None)
+        return obj.messages.count() if count is None else count
+
+    def get_merged_from(self, obj) -> list[str]:
+        """Ids of the conversations this one was merged from."""
+        return [str(source.pk) for source in obj.merged_from.all()]
+
+
+class ConversationWriteSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.Serializer):
+    title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    default_model = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    params = ParamsSerializer(required=False)
+
+    def validate_title(self, value):
+        return validate_title(value)
+
+    def validate_system_prompt(self, value):
+        return validate_system_prompt(value)
+
+    def validate_default_model(self, value):
+        return self._model(value)
+
+    def validate_params(self, value):
+        return dict(value)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    conversation_id = serializers.UUIDField(read_only=True)
+    reply_to = serializers.UUIDField(source="reply_to_id", read_only=True, allow_null=True)
+    cost = serializers.DecimalField(max_digits=14, decimal_places=8, coerce_to_string=False, read_only=True,
+                                    allow_null=True)
+    usage = serializers.DictField(read_only=True)
+    attachments = serializers.ListField(read_only=True)
+    metadata = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "conversation_id", "role", "content", "reasoning", "model", "status", "error", "error_code",
+            "finish_reason", "usage", "cost", "latency_ms", "ttft_ms", "attachments", "metadata", "reply_to",
+            "selected", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class MessageCreateSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.Serializer):
+    content = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="The user's message."
+    )
+    message = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="Same as `content` (seed-000 clients)."
+    )
+    model = serializers.CharField(
+        required=False, allow_blank=True, max_length=300,
+        help_text="Per-message model override, `provider/model-id`.",
+    )
+    attachments = serializers.ListField(
+        child=serializers.JSONField(), required=False, max_length=MAX_ATTACHMENTS,
+        help_text="Attachment references (see uploads).",
+    )
+
+    def validate_model(self, value):
+        return self._model(value)
+
+    def validate(self, attrs):
+        if "content" in attrs and "message" in attrs:
+            raise serializers.ValidationError("Give `content` or `message`, not both.", code="ambiguous")
+        if "content" not in attrs and "message" not in attrs:
+            raise serializers.ValidationError({"content": ["This field is required."]}, code="required")
+        field = "content" if "content" in attrs else "message"
+        text = attrs.pop(field)
+        try:
+            attrs["content"] = validate_message_content(text)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({field: exc.detail})
+        return attrs
+
+
+# --- presets ---------------------------------------------------------------------------------
+
+
+class PresetSerializer(serializers.ModelSerializer):
+    params = serializers.DictField()
+
+    class Meta:
+        model = Preset
+        fields = ["id", "name", "model", "system_prompt", "params", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class PresetWriteSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    params = ParamsSerializer(required=False)
+
+    def validate_model(self, value):
+        return self._model(value)
+
+    def validate_system_prompt(self, value):
+        return validate_system_prompt(value)
+
+    def validate_params(self, value):
+        return dict(value)

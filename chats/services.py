@@ -1,0 +1,103 @@
+"""Writes of conversations, user messages and presets; each runs in one transaction."""
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chats.models import Conversation, Message, MessageRole, Preset
+from core.exceptions import Conflict
+
+AUTO_TITLE_CHARS = 80
+
+
+@transaction.atomic
+def conversation_create(
+    *, owner, title: str = "", system_prompt: str = "", default_model: str = "", params: dict | None = None
+) -> Conversation:
+    return Conversation.objects.create(
+        owner=owner, title=title, system_prompt=system_prompt, default_model=default_model, params=params or {}
+    )
+
+
+_CONVERSATION_FIELDS = {"title", "system_prompt", "default_model", "params"}
+
+
+@transaction.atomic
+def conversation_update(*, conversation: Conversation, **changes) -> Conversation:
+    """Change any of title, system_prompt, default_model, params (params are replaced whole)."""
+    unknown = set(changes) - _CONVERSATION_FIELDS
+    if unknown:
+        raise TypeError(f"conversation_update got unknown fields: {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(conversation, field, value)
+    conversation.save(update_fields=[*changes, "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Deletes the conversation with its messages and generations (cascade, one transaction)."""
+    with transaction.atomic():
+        conversation.delete()
+
+
+def _auto_title(content: str) -> str:
+    first_line = content.strip().splitlines()[0].strip()
+    return first_line if len(first_line) <= AUTO_TITLE_CHARS else first_line[: AUTO_TITLE_CHARS - 1] + "…"
+
+
+@transaction.atomic
+def message_create(
+    *,
+    conversation: Conversation,
+    content: str,
+    role: str = MessageRole.USER,
+    model: str = "",
+    attachments: list | None = None,
+) -> Message:
+    """Add a message; the conversation becomes the most recent and, if untitled, takes its first words."""
+    message = Message.objects.create(
+        conversation=conversation, role=role, content=content, model=model, attachments=attachments or []
+    )
+    changes = {"updated_at": timezone.now()}
+    if not conversation.title and role == MessageRole.USER:
+        changes["title"] = _auto_title(content)
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(conversation, field, value)
+    return message
+
+
+@transaction.atomic
+def messages_clear(*, conversation: Conversation) -> int:
+    deleted, _ = conversation.messages.all().delete()
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return deleted
+
+
+def preset_create(*, owner, name: str, model: str = "", system_prompt: str = "", params: dict | None = None) -> Preset:
+    try:
+        with transaction.atomic():
+            return Preset.objects.create(
+                owner=owner, name=name, model=model, system_prompt=system_prompt, params=params or {}
+            )
+    except IntegrityError:
+        raise Conflict(f"You already have a preset named '{name}'.", code="duplicate_name")
+
+
+_PRESET_FIELDS = {"name", "model", "system_prompt", "params"}
+
+
+def preset_update(*, preset: Preset, **changes) -> Preset:
+    unknown = set(changes) - _PRESET_FIELDS
+    if unknown:
+        raise TypeError(f"preset_update got unknown fields: {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(preset, field, value)
+    try:
+        with transaction.atomic():
+            preset.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError:
+        raise Conflict(f"You already have a preset named '{preset.name}'.", code="duplicate_name")
+    return preset
+
+
+def preset_delete(*, preset: Preset) -> None:
+    preset.delete()

@@ -1,0 +1,91 @@
+"""What valid chat input is: model names, generation params, and the size limits from settings."""
+import re
+
+from django.conf import settings
+from rest_framework import serializers
+
+from core.exceptions import PayloadTooLarge
+from core.serializers import StrictFieldsMixin
+
+# `provider/model-id`: a provider slug, a slash, and the provider's own id (which may hold slashes).
+MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9._:@+\-/]{1,200}$")
+MAX_OUTPUT_TOKENS = 1_000_000
+MAX_THINKING_BUDGET = 1_000_000
+
+
+def validate_model_name(value: str, *, user_id: int | None = None) -> str:
+    """A model named `provider/model-id` whose provider is a built-in or one of the user's endpoints."""
+    from providers.selectors import known_provider_slugs
+
+    value = value.strip()
+    if not MODEL_NAME.match(value) or value.endswith("/"):
+        raise serializers.ValidationError(
+            "A model is named provider/model-id, e.g. openai/gpt-4o or openrouter/openai/gpt-4o.",
+            code="invalid_model",
+        )
+    provider = value.split("/", 1)[0]
+    if provider not in known_provider_slugs(user_id=user_id):
+        raise serializers.ValidationError(f"Unknown provider '{provider}'.", code="unknown_provider")
+    return value
+
+
+def validate_title(value: str) -> str:
+    value = value.strip()
+    limit = settings.PARLEY_MAX_TITLE_LENGTH
+    if len(value) > limit:
+        raise serializers.ValidationError(f"At most {limit} characters.", code="too_long")
+    return value
+
+
+def validate_system_prompt(value: str) -> str:
+    limit = settings.PARLEY_MAX_SYSTEM_PROMPT_CHARS
+    if len(value) > limit:
+        raise serializers.ValidationError(f"At most {limit} characters.", code="too_long")
+    return value
+
+
+def validate_message_content(value: str) -> str:
+    """Non-blank; over PARLEY_MAX_MESSAGE_CHARS is a 413 (code "too_large"), not a 400."""
+    if not value.strip():
+        raise serializers.ValidationError("The message is empty.", code="blank")
+    limit = settings.PARLEY_MAX_MESSAGE_CHARS
+    if len(value) > limit:
+        raise PayloadTooLarge(f"A message holds at most {limit} characters.")
+    return value
+
+
+class _StrictFloat(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class _StrictInteger(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or isinstance(data, float) and not data.is_integer():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ParamsSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Generation parameters; unknown ones are rejected, null unsets one."""
+
+    temperature = _StrictFloat(min_value=0, max_value=2, required=False, allow_null=True)
+    max_tokens = _StrictInteger(min_value=1, max_value=MAX_OUTPUT_TOKENS, required=False, allow_null=True)
+    top_p = _StrictFloat(min_value=0, max_value=1, required=False, allow_null=True)
+    reasoning_effort = serializers.ChoiceField(
+        choices=["low", "medium", "high"], required=False, allow_null=True
+    )
+    thinking_budget = _StrictInteger(min_value=0, max_value=MAX_THINKING_BUDGET, required=False, allow_null=True)
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def validate_params(value) -> dict:
+    """Checked generation params as a plain dict (raises ValidationError listing what is wrong)."""
+    params = ParamsSerializer(data=value)
+    params.is_valid(raise_exception=True)
+    return dict(params.validated_data)

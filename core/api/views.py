@@ -1,0 +1,74 @@
+"""The health endpoint: what is running, what is configured, and the caller's counts."""
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.openapi import error_responses
+from core.selectors import broker_status, channel_layer_status, database_status
+
+
+def _configured_providers(user_id: int | None) -> dict[str, bool]:
+    """{slug: configured}: from the providers gateway when it is there, else from the stored rows."""
+    try:
+        from providers.gateway import configured_providers
+    except ImportError:
+        from providers.selectors import configured_providers as stored_configured_providers
+
+        return stored_configured_providers(user_id=user_id)
+    return {slug: source is not None for slug, source in configured_providers(user_id).items()}
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    version = serializers.CharField()
+    default_model = serializers.CharField()
+    providers = serializers.DictField(child=serializers.BooleanField(), help_text="{slug: configured}")
+    database = serializers.ChoiceField(choices=["ok", "error"])
+    channel_layer = serializers.ChoiceField(choices=["in-memory", "redis", "redis-unreachable"])
+    broker = serializers.ChoiceField(
+        choices=["embedded", "redis", "redis-unreachable", "ok", "unreachable"],
+        help_text='"embedded": Celery tasks run in-process; otherwise the broker and whether it answers.',
+    )
+    conversations = serializers.IntegerField(required=False, help_text="Only when authenticated.")
+    total_messages = serializers.IntegerField(required=False, help_text="Only when authenticated.")
+
+
+class HealthView(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        operation_id="health",
+        summary="Service health",
+        description=(
+            "No authentication needed. Answers 503 when the database does not answer, 200 otherwise "
+            '(`status` is "degraded" when the channel layer or broker does not answer). '
+            "Authenticated callers also get their `conversations` and `total_messages` counts."
+        ),
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(HealthSerializer, description="The database does not answer."),
+            **error_responses(),
+        },
+    )
+    def get(self, request):
+        from chats.selectors import conversation_counts
+
+        database = database_status()
+        channel_layer = channel_layer_status()
+        broker = broker_status()
+        healthy = database == "ok" and "unreachable" not in channel_layer and "unreachable" not in broker
+        user_id = request.user.pk if request.user.is_authenticated else None
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "version": settings.PARLEY_VERSION,
+            "default_model": settings.PARLEY_DEFAULT_MODEL,
+            "providers": _configured_providers(user_id) if database == "ok" else {},
+            "database": database,
+            "channel_layer": channel_layer,
+            "broker": broker,
+        }
+        if user_id is not None and database == "ok":
+            body.update(conversation_counts(user=request.user))
+        return Response(body, status=200 if database == "ok" else 503)
