@@ -28,11 +28,18 @@ class MergeJob(models.Model):
     request_digest = models.CharField(max_length=64, db_index=True)
     status = models.CharField(max_length=16, choices=MergeStatus.choices, default=MergeStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
+    # What the job is doing now ("condensing conversation A, part 2 of 3"), shown with progress.
+    stage = models.CharField(max_length=200, blank=True)
+    # Counts the merge model's answers; `raw_output` holds the current one, so streams can tell a retry apart.
+    output_round = models.PositiveSmallIntegerField(default=0)
     result_conversation = models.ForeignKey(
         "chats.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    result_message = models.ForeignKey("chats.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    result_message = models.ForeignKey(
+        "chats.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
     raw_output = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -41,9 +48,14 @@ class MergeJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "request_digest", "-created_at"])]
 
     def __str__(self) -> str:
         return f"{self.kind} merge {self.id} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (MergeStatus.SUCCEEDED, MergeStatus.FAILED)
 
 
 class MergeHistory(models.Model):
