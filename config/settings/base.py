@@ -159,6 +159,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; name each choice set so the schema stays stable and warning-free.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "chats.models.MessageStatus",
+        "GenerationStatusEnum": "chats.models.GenerationStatus",
+        "MergeStatusEnum": "merging.models.MergeStatus",
+        "HealthStatusEnum": ["ok", "degraded"],
+    },
 }
 
 # Parley
