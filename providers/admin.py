@@ -64,6 +64,7 @@ class ProviderKeyAdmin(admin.ModelAdmin):
 
 class CustomEndpointForm(_SecretForm):
     secret_required = False
+    base_url = forms.URLField(max_length=500, assume_scheme="https")
 
     class Meta:
         model = CustomEndpoint
