@@ -52,3 +52,62 @@ class ProviderAdapter(ABC):
     @abstractmethod
     async def validate_key(self, route: Route) -> tuple[bool, str]:
         """Ask the provider with its cheapest call whether the key works: (valid, detail)."""
+
+
+class StreamTranslator:
+    """Turns one provider's decoded SSE events into StreamEvents; one instance per stream.
+
+    `feed` returns the events for one SSE event and raises a ProviderError for an error inside the
+    stream; it returns a FINISH event once the protocol's end marker is seen. `close` is called
+    at end of input and returns what a protocol that ends with the connection (none here) still owes.
+    """
+
+    def feed(self, sse) -> list[StreamEvent]:
+        raise NotImplementedError
+
+    def close(self) -> list[StreamEvent]:
+        return []
+
+
+class HttpAdapter(ProviderAdapter):
+    """An adapter over HTTP + SSE: subclasses build the call, translate the stream and read errors."""
+
+    def build_call(self, route: Route, request: ChatRequest):
+        raise NotImplementedError
+
+    def translator(self, route: Route) -> StreamTranslator:
+        raise NotImplementedError
+
+    def error_from_response(self, route: Route, status: int, body: bytes, headers) -> Exception:
+        raise NotImplementedError
+
+    async def stream(self, route: Route, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        from providers.transport import stream_events
+
+        async for event in stream_events(self, route, self.build_call(route, request)):
+            yield event
+
+
+class ToolCallAssembler:
+    """Collects tool-call fragments by index into whole calls."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: dict[int, dict] = {}
+
+    def add(self, index: int, *, id: str | None = None, name: str | None = None, arguments: str = "") -> None:
+        call = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+        if id:
+            call["id"] = id
+        if name:
+            call["name"] = name
+        if arguments:
+            call["arguments"] += arguments
+
+    def drain(self) -> list[StreamEvent]:
+        from providers.events import EventKind
+
+        events = [StreamEvent(EventKind.TOOL_CALL, data=dict(call)) for _, call in sorted(self.calls.items())]
+        self.calls.clear()
+        return events

@@ -1,4 +1,7 @@
 """Provider failures, each with a user-readable message, a stable code, `retryable` and an HTTP status."""
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 
 class ProviderError(Exception):
@@ -102,3 +105,51 @@ class StreamTruncated(ProviderError):
 class BlockedEndpoint(ProviderError):
     code = "blocked_endpoint"
     status_code = 400
+
+
+_SECRET_PATTERN = re.compile(r"\b(sk|pk|xai|pplx|AIza|key)[-_A-Za-z0-9*]{6,}|\b[A-Za-z0-9_\-*]{32,}\b")
+
+
+def scrub(text: str, secret: str = "") -> str:
+    """Remove anything key-shaped from an upstream message (OpenAI echoes part of a rejected key)."""
+    if secret:
+        text = text.replace(secret, "…")
+    return _SECRET_PATTERN.sub("…", text)[:500]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def for_status(status: int, *, provider: str, name: str, detail: str = "", kind: str = "",
+               retry_after: float | None = None) -> ProviderError:
+    """The error class for an upstream HTTP status (refined by the provider's error `kind`), with a readable message."""
+    kind = (kind or "").lower()
+    said = f": {detail}" if detail else ""
+    common = {"provider": provider, "upstream_status": status, "retry_after": retry_after}
+    if status in (401, 403) or "api_key" in kind or "authentication" in kind or "permission" in kind:
+        # The upstream text may quote the key, so it is not repeated.
+        return InvalidApiKey(f"{name} rejected the API key (HTTP {status}). Check or re-enter the key.", **common)
+    if status == 402 or "insufficient_quota" in kind or "billing" in kind or "credit" in detail.lower():
+        return InsufficientCredit(f"{name} reports insufficient credit or quota{said}", **common)
+    if status == 429:
+        return RateLimited(f"{name} is rate limiting requests{said}", **common)
+    if status == 529 or "overloaded" in kind or status == 503:
+        return Overloaded(f"{name} is overloaded right now{said}", **common)
+    if status == 408:
+        return ProviderTimeout(f"{name} timed out{said}", **common)
+    if status == 404 or "not_found" in kind:
+        return ModelNotFound(f"{name} does not know this model{said}", **common)
+    if status >= 500:
+        return UpstreamServerError(f"{name} had a server error (HTTP {status}){said}", **common)
+    if status in (400, 413, 422):
+        return BadRequest(f"{name} refused the request (HTTP {status}){said}", **common)
+    return ProviderError(f"{name} answered HTTP {status}{said}", **common)

@@ -1,0 +1,70 @@
+"""What the fake provider does for a model id: a Plan of reasoning, text, tool calls, pacing and how it ends."""
+import re
+from dataclasses import dataclass, field
+
+UTF8_PIECES = ("héllo ", "wörld ", "— ", "日本語 ", "🎉 ", "ok")
+TOOL_ARGUMENT_PIECES = ('{"city":', ' "Par', 'is", "unit": ', '"celsius"}')
+CITATIONS = (
+    {"url": "https://example.com/one", "title": "Source one"},
+    {"url": "https://example.org/two", "title": "Source two"},
+)
+
+# Errors before the stream: behaviour name → kind understood by providers.fake.wire.
+PRE_STREAM_ERRORS = {"ratelimit": "ratelimit", "overloaded": "overloaded", "badkey": "badkey",
+                     "nocredit": "nocredit", "notjson": "notjson"}
+
+
+@dataclass
+class Plan:
+    error: str = ""                 # a PRE_STREAM_ERRORS kind: answer that instead of a stream
+    first_delay: float = 0.0        # seconds before the first byte
+    delay: float = 0.0              # seconds between chunks
+    reasoning: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    tool: bool = False
+    citations: bool = False
+    split_utf8: bool = False        # write each chunk in two halves, cut inside a multi-byte character
+    end: str = "finish"             # "finish" | "error" (in-stream error) | "truncate" (close without end marker)
+
+
+def story(n: int) -> list[str]:
+    return [f"w{i} " for i in range(1, n + 1)]
+
+
+def behaviour_name(provider: str, model_id: str) -> str:
+    """The part of the native model id that picks a behaviour (OpenRouter ids carry a vendor prefix)."""
+    return model_id.rsplit("/", 1)[-1] if provider == "openrouter" else model_id
+
+
+def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False) -> Plan:
+    if name.startswith("merge-"):  # Parley's merge prompts answered in kind: providers/fake/merge.py
+        from providers.fake.merge import merge_plan
+
+        return merge_plan(name, last_user_text)
+    if name == "echo":
+        reply = f"You said: {last_user_text}"
+        size = max(1, -(-len(reply) // 4))
+        return Plan(text=[reply[i:i + size] for i in range(0, len(reply), size)])
+    if match := re.fullmatch(r"story-(\d+)-(\d+)", name):
+        return Plan(text=story(int(match[1])), delay=int(match[2]) / 1000)
+    if match := re.fullmatch(r"think-(\d+)-(\d+)", name):
+        count = int(match[1])
+        return Plan(reasoning=[f"t{i} " for i in range(1, max(1, count // 2) + 1)], text=story(count),
+                    delay=int(match[2]) / 1000)
+    if match := re.fullmatch(r"fail-after-(\d+)", name):
+        return Plan(text=story(int(match[1])), end="error")
+    if match := re.fullmatch(r"truncate-after-(\d+)", name):
+        return Plan(text=story(int(match[1])), end="truncate")
+    if match := re.fullmatch(r"slow-first-(\d+)", name):
+        return Plan(text=story(5), first_delay=int(match[1]) / 1000)
+    if name == "ratelimit-once":
+        return Plan(error="" if seen_before else "ratelimit-once", text=story(5))
+    if name in PRE_STREAM_ERRORS:
+        return Plan(error=PRE_STREAM_ERRORS[name])
+    if name == "tools":
+        return Plan(text=["Let me check. "], tool=True)
+    if name == "cite":
+        return Plan(text=["According to sources ", "[1][2], ", "yes."], citations=True)
+    if name == "utf8":
+        return Plan(text=list(UTF8_PIECES), split_utf8=True)
+    return Plan(text=story(5))

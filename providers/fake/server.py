@@ -1,0 +1,254 @@
+"""The fake provider as a raw ASGI app served by uvicorn: routes by provider path, records every request."""
+import asyncio
+import hashlib
+import json
+import re
+import threading
+import time
+from urllib.parse import parse_qs
+
+from providers.fake import wire
+from providers.fake.scripts import behaviour_name, plan_for
+
+GEMINI_STREAM = re.compile(r"^/gemini/v1beta/models/(?P<model>[^/:]+):streamGenerateContent$")
+OPENAI_PATH = re.compile(r"^/(?P<slug>[a-z0-9][a-z0-9_-]*)/(?P<rest>chat/completions|models|key)$")
+
+
+class FakeProviderApp:
+    """Speaks OpenAI chat completions (any slug), Anthropic Messages and Gemini on the SPEC paths."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.recorded: list[dict] = []
+        self.seen_prompts: set[str] = set()
+        self.failing_model_lists: set[str] = set()
+
+    # --- inspection ---------------------------------------------------------------------------
+    def requests(self) -> list[dict]:
+        with self._lock:
+            return [dict(item) for item in self.recorded]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.recorded.clear()
+            self.seen_prompts.clear()
+            self.failing_model_lists.clear()
+
+    # --- ASGI ---------------------------------------------------------------------------------
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path, method = scope["path"], scope["method"]
+        query = parse_qs(scope.get("query_string", b"").decode())
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            payload = None
+        if path.startswith("/_fake/"):
+            return await self._control(method, path, payload, send)
+        record = {"method": method, "path": path, "query": scope.get("query_string", b"").decode(),
+                  "headers": headers, "json": payload, "disconnected": False, "at": time.time()}
+        with self._lock:
+            self.recorded.append(record)
+        await self._route(method, path, query, headers, payload, record, receive, send)
+
+    async def _control(self, method, path, payload, send):
+        if path == "/_fake/requests" and method == "GET":
+            return await _respond(send, 200, {"content-type": "application/json"}, wire._json(self.requests()))
+        if path == "/_fake/requests" and method == "DELETE":
+            self.clear()
+            return await _respond(send, 204, {}, b"")
+        if path == "/_fake/failing-model-lists" and method == "POST":
+            with self._lock:
+                self.failing_model_lists = set(payload or [])
+            return await _respond(send, 204, {}, b"")
+        return await _respond(send, 404, {"content-type": "application/json"}, b'{"error":"not found"}')
+
+    async def _route(self, method, path, query, headers, payload, record, receive, send):
+        if path == "/anthropic/v1/messages" and method == "POST":
+            return await self._chat("anthropic_messages", "anthropic", headers.get("x-api-key", ""),
+                                    (payload or {}).get("model", ""), payload, record, receive, send)
+        if path == "/anthropic/v1/models" and method == "GET":
+            return await self._models("anthropic_messages", "anthropic", headers.get("x-api-key", ""), query, send)
+        if match := GEMINI_STREAM.match(path):
+            key = headers.get("x-goog-api-key") or query.get("key", [""])[0]
+            return await self._chat("gemini_generate", "gemini", key, match["model"], payload, record, receive, send)
+        if path == "/gemini/v1beta/models" and method == "GET":
+            key = headers.get("x-goog-api-key") or query.get("key", [""])[0]
+            return await self._models("gemini_generate", "gemini", key, query, send)
+        if match := OPENAI_PATH.match(path):
+            slug, rest = match["slug"], match["rest"]
+            key = headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if rest == "chat/completions" and method == "POST":
+                return await self._chat("openai_chat", slug, key, (payload or {}).get("model", ""), payload,
+                                        record, receive, send)
+            if rest == "models" and method == "GET":
+                return await self._models("openai_chat", slug, key, query, send)
+            if rest == "key" and method == "GET":
+                if key == "bad-key" or not key:
+                    return await self._refuse("openai_chat", slug, "badkey", key, send)
+                return await _respond(send, 200, {"content-type": "application/json"}, wire._json(
+                    {"data": {"label": "fake key", "usage": 0, "limit": None, "is_free_tier": False}}))
+        return await _respond(send, 404, {"content-type": "application/json"},
+                              b'{"error":{"message":"Not found","code":404}}')
+
+    async def _refuse(self, protocol, slug, kind, key, send):
+        status, headers, body = wire.error_response(protocol, slug, kind, key)
+        return await _respond(send, status, headers, body)
+
+    async def _models(self, protocol, slug, key, query, send):
+        if key == "bad-key":
+            return await self._refuse(protocol, slug, "badkey", key, send)
+        if slug in self.failing_model_lists:
+            return await self._refuse(protocol, slug, "notjson", key, send)
+        return await _respond(send, 200, {"content-type": "application/json"},
+                              wire._json(wire.models_page(protocol, slug, query)))
+
+    async def _chat(self, protocol, slug, key, model, payload, record, receive, send):
+        payload = payload or {}
+        last_user, prompt_tokens = _prompt(protocol, payload)
+        fingerprint = hashlib.sha256(wire._json([slug, model, payload.get("messages") or payload.get("contents")]))
+        with self._lock:
+            seen = fingerprint.hexdigest() in self.seen_prompts
+            self.seen_prompts.add(fingerprint.hexdigest())
+        plan = plan_for(behaviour_name(slug, model), last_user_text=last_user, seen_before=seen)
+        if key == "bad-key":
+            plan.error = "badkey"
+        if plan.first_delay:
+            await asyncio.sleep(plan.first_delay)
+        if plan.error:
+            return await self._refuse(protocol, slug, plan.error, key, send)
+        if protocol == "anthropic_messages":
+            writes = wire.anthropic_stream(plan, model=model, prompt_tokens=prompt_tokens)
+        elif protocol == "gemini_generate":
+            writes = wire.gemini_stream(plan, model=model, prompt_tokens=prompt_tokens)
+        else:
+            include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+            writes = wire.openai_stream(plan, slug=slug, model=model, include_usage=include_usage,
+                                        prompt_tokens=prompt_tokens)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]})
+        disconnected = asyncio.Event()
+
+        async def watch():
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            for item in writes:
+                if disconnected.is_set():
+                    break
+                if isinstance(item, float):
+                    try:
+                        await asyncio.wait_for(disconnected.wait(), item)
+                    except TimeoutError:
+                        pass
+                    continue
+                if plan.split_utf8:
+                    for part in _split_mid_character(item):
+                        await send({"type": "http.response.body", "body": part, "more_body": True})
+                        await asyncio.sleep(0.005)  # separate TCP writes, so the client reads them apart
+                else:
+                    await send({"type": "http.response.body", "body": item, "more_body": True})
+            if not disconnected.is_set():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                # Give a client that closes right after the end a moment to be noticed.
+        finally:
+            watcher.cancel()
+            record["disconnected"] = disconnected.is_set()
+            record["completed_at"] = time.time()
+
+
+def _prompt(protocol: str, payload: dict) -> tuple[str, int]:
+    """The last user text and a word count standing in for prompt tokens."""
+    texts = []
+    if protocol == "gemini_generate":
+        for content in payload.get("contents") or []:
+            text = " ".join(part.get("text", "") for part in content.get("parts") or [] if isinstance(part, dict))
+            texts.append((content.get("role", "user"), text))
+    else:
+        for message in payload.get("messages") or []:
+            content = message.get("content")
+            if isinstance(content, list):
+                content = " ".join(block.get("text", "") for block in content if isinstance(block, dict))
+            texts.append((message.get("role", "user"), content or ""))
+    last_user = next((text for role, text in reversed(texts) if role == "user"), "")
+    words = sum(len(text.split()) for _, text in texts)
+    return last_user, max(1, words)
+
+
+def _split_mid_character(data: bytes) -> list[bytes]:
+    for index, byte in enumerate(data):
+        if byte >= 0xC0:  # the lead byte of a multi-byte character: cut right after it
+            return [data[:index + 1], data[index + 1:]]
+    return [data]
+
+
+async def _respond(send, status: int, headers: dict, body: bytes) -> None:
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FakeProviderServer:
+    """Runs the fake on loopback in a background thread (port 0 = a free port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host, self.port = host, port
+        self.app = FakeProviderApp()
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def requests(self) -> list[dict]:
+        return self.app.requests()
+
+    def clear(self) -> None:
+        self.app.clear()
+
+    def fail_model_lists(self, *slugs: str) -> None:
+        with self.app._lock:
+            self.app.failing_model_lists = set(slugs)
+
+    def start(self) -> "FakeProviderServer":
+        import uvicorn
+
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off",
+                                ws="none", access_log=False, timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fake-provider", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("The fake provider server did not start.")
+            time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,174 @@
+"""The one entry point to models: resolve "provider/model-id" to a Route, stream or complete a chat, price usage."""
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from core.encryption import SecretUndecryptable
+from providers import errors
+from providers.base import ChatRequest, Route
+from providers.events import EventKind, StreamEvent
+from providers.registry import PROVIDERS, get_adapter
+
+logger = logging.getLogger("parley.providers")
+
+
+def split_model(model: str) -> tuple[str, str]:
+    provider, sep, model_id = (model or "").strip().partition("/")
+    if not sep or not provider or not model_id or model_id.endswith("/"):
+        raise errors.InvalidModelName(
+            f"{model!r} is not a model name; use provider/model-id, e.g. openai/gpt-4o-mini."
+        )
+    return provider, model_id
+
+
+def env_config(slug: str) -> dict:
+    return (getattr(settings, "PARLEY_PROVIDER_ENV", {}) or {}).get(slug) or {}
+
+
+def _stored_key(model, *, user_id: int | None, **lookup):
+    """The user's newest object, else the newest shared one: (object, source) or (None, "")."""
+    if user_id is not None:
+        own = model.objects.filter(owner_id=user_id, **lookup).order_by("-created_at", "-pk").first()
+        if own is not None:
+            return own, "user"
+    shared = model.objects.filter(owner__isnull=True, **lookup).order_by("-created_at", "-pk").first()
+    if shared is not None:
+        return shared, "shared"
+    return None, ""
+
+
+def _secret(obj, provider: str) -> str:
+    try:
+        return obj.get_secret()
+    except SecretUndecryptable:
+        raise errors.KeyUndecryptable(
+            f"The stored {provider} key can no longer be decrypted (the encryption key changed); "
+            "please re-enter the key.", provider=provider,
+        )
+
+
+def resolve_route(*, model: str, user_id: int | None) -> Route:
+    """Where a chat with `model` goes for this user, with which key (user's, then shared, then env)."""
+    from providers.models import CustomEndpoint, ProviderKey
+
+    provider, model_id = split_model(model)
+    spec = PROVIDERS.get(provider)
+    if spec is None:
+        endpoint, source = _stored_key(CustomEndpoint, user_id=user_id, slug=provider)
+        if endpoint is None:
+            raise errors.UnknownProvider(f"No provider called {provider!r} is known.", provider=provider)
+        api_key = _secret(endpoint, provider) if endpoint.encrypted_secret else ""
+        return Route(provider=provider, model=model, model_id=model_id, base_url=endpoint.base_url.rstrip("/"),
+                     api_key=api_key, key_source=source if api_key else "", protocol="openai_chat",
+                     user_endpoint=source == "user")
+    config = env_config(provider)
+    base_url = (config.get("base_url") or spec.default_base_url).rstrip("/")
+    key, source = _stored_key(ProviderKey, user_id=user_id, provider=provider)
+    if key is not None:
+        api_key = _secret(key, provider)
+    else:
+        api_key, source = config.get("api_key") or "", "env" if config.get("api_key") else ""
+    if not api_key and spec.requires_key:
+        raise errors.ProviderNotConfigured(
+            f"{spec.name} is not configured: add an API key in Settings or set {spec.key_env}.", provider=provider
+        )
+    return Route(provider=provider, model=model, model_id=model_id, base_url=base_url, api_key=api_key,
+                 key_source=source, protocol=spec.protocol)
+
+
+def configured_providers(user_id: int | None) -> dict[str, str | None]:
+    """Every provider this user can reach → where its key comes from ("user", "shared", "env", "" for keyless)."""
+    from providers.models import CustomEndpoint, ProviderKey
+
+    keys = ProviderKey.objects.filter(provider__in=list(PROVIDERS))
+    owned = set(keys.filter(owner_id=user_id).values_list("provider", flat=True)) if user_id is not None else set()
+    shared = set(keys.filter(owner__isnull=True).values_list("provider", flat=True))
+    result: dict[str, str | None] = {}
+    for slug, spec in PROVIDERS.items():
+        if slug in owned:
+            result[slug] = "user"
+        elif slug in shared:
+            result[slug] = "shared"
+        elif env_config(slug).get("api_key"):
+            result[slug] = "env"
+        elif not spec.requires_key and env_config(slug).get("base_url"):
+            result[slug] = ""  # keyless (Ollama) and pointed somewhere on purpose
+        else:
+            result[slug] = None
+    endpoints = CustomEndpoint.objects.filter(owner__isnull=True)
+    if user_id is not None:
+        endpoints = endpoints | CustomEndpoint.objects.filter(owner_id=user_id)
+    for endpoint in endpoints.order_by("owner_id"):
+        result.setdefault(endpoint.slug, "user" if endpoint.owner_id else "shared")
+    return result
+
+
+async def stream_chat(route: Route, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    """Stream a reply as StreamEvents ending with FINISH; raise a ProviderError on failure.
+
+    Closing this generator (or cancelling its task) closes the upstream response at once.
+    """
+    adapter = get_adapter(route.protocol)
+    async with contextlib.aclosing(adapter.stream(route, request)) as events:
+        async for event in events:
+            if event.kind is EventKind.USAGE and event.data.get("cost") is None:
+                event.data["cost"] = await sync_to_async(usage_cost)(route.model, event.data)
+            yield event
+
+
+@dataclass(slots=True)
+class CompletedChat:
+    text: str
+    reasoning: str = ""
+    usage: dict = field(default_factory=dict)
+    cost: Decimal | None = None
+    finish_reason: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+async def complete_chat(route: Route, request: ChatRequest) -> CompletedChat:
+    """The whole reply at once (merges and titles), built on stream_chat."""
+    text, reasoning = [], []
+    result = CompletedChat(text="")
+    tool_calls, citations = [], None
+    async for event in stream_chat(route, request):
+        if event.kind is EventKind.TEXT:
+            text.append(event.text)
+        elif event.kind is EventKind.REASONING:
+            reasoning.append(event.text)
+        elif event.kind is EventKind.USAGE:
+            result.usage = dict(event.data)
+            result.cost = event.data.get("cost")
+        elif event.kind is EventKind.TOOL_CALL:
+            tool_calls.append(event.data)
+        elif event.kind is EventKind.CITATIONS:
+            citations = event.data.get("citations")
+        elif event.kind is EventKind.FINISH:
+            result.finish_reason = event.data.get("finish_reason", "")
+            result.metadata = dict(event.metadata or {})
+    result.text, result.reasoning = "".join(text), "".join(reasoning)
+    if tool_calls:
+        result.metadata.setdefault("tool_calls", tool_calls)
+    if citations:
+        result.metadata["citations"] = citations
+    return result
+
+
+def usage_cost(model: str, usage: dict) -> Decimal | None:
+    """What a reply cost: the provider's own figure, else catalog pricing × tokens, else None."""
+    reported = usage.get("cost")
+    if reported is not None:
+        return Decimal(str(reported))
+    from providers.models import CatalogModel
+
+    priced = CatalogModel.objects.filter(pk=model).values_list("pricing_prompt", "pricing_completion").first()
+    if priced is None or (priced[0] is None and priced[1] is None):
+        return None
+    prompt_price, completion_price = (price or Decimal(0) for price in priced)
+    return (Decimal(int(usage.get("prompt_tokens") or 0)) * prompt_price
+            + Decimal(int(usage.get("completion_tokens") or 0)) * completion_price)

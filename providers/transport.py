@@ -1,0 +1,229 @@
+"""HTTP to providers: one pooled client per event loop, address guard for user endpoints, timeouts, retries."""
+import asyncio
+import ipaddress
+import logging
+import socket
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import anyio
+import httpcore
+import httpx
+from django.conf import settings
+
+from providers import errors
+from providers.base import Route
+from providers.events import EventKind, StreamEvent
+from providers.sse import SSEDecoder
+
+logger = logging.getLogger("parley.providers")
+
+
+@dataclass(slots=True)
+class HttpCall:
+    """One HTTP request to a provider, as an adapter builds it."""
+
+    method: str
+    url: str
+    headers: dict = field(default_factory=dict, repr=False)
+    json: dict | None = None
+
+
+def setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+# --- addresses a user's endpoint may not reach ------------------------------------------------------
+
+def address_blocked(ip: str) -> bool:
+    """Loopback, private, link-local (cloud metadata), CGNAT, multicast, reserved: anything not global."""
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def check_host_allowed(host: str, port: int = 443) -> None:
+    """Resolve `host` now and refuse it if any address is blocked (used when a user saves an endpoint)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise errors.BlockedEndpoint(f"The host {host!r} does not resolve.")
+    for info in infos:
+        if address_blocked(info[4][0]):
+            raise errors.BlockedEndpoint(
+                "This address is on a private, loopback or link-local network; only an admin may add such endpoints."
+            )
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Resolves each host itself, refuses blocked addresses, then connects to the checked address.
+
+    Every connection goes through here (redirects included), and connecting to the address that was
+    checked, not the name, leaves no room for DNS rebinding between check and connect.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ASYNC109
+        try:
+            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc))
+        addresses = [info[4][0] for info in infos]
+        if not addresses or any(address_blocked(address) for address in addresses):
+            raise errors.BlockedEndpoint("This endpoint resolves to a private or loopback address; refused.")
+        return await self._inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # noqa: ASYNC109
+        raise errors.BlockedEndpoint("Unix sockets are not allowed for user endpoints.")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # httpx does not expose httpcore's network_backend, so rebuild its pool with ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            max_connections=kwargs.get("limits", httpx.Limits()).max_connections,
+            http1=True, http2=False, network_backend=GuardedNetworkBackend(),
+        )
+
+
+# --- one pooled client per event loop ----------------------------------------------------------------
+
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, httpx.AsyncClient]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _timeout() -> httpx.Timeout:
+    connect = float(setting("PARLEY_PROVIDER_CONNECT_TIMEOUT", 10.0))
+    return httpx.Timeout(connect=connect, read=float(setting("PARLEY_PROVIDER_IDLE_TIMEOUT", 300.0)),
+                         write=30.0, pool=connect)
+
+
+def get_client(*, guarded: bool = False) -> httpx.AsyncClient:
+    """The shared keep-alive client of the running loop; `guarded` for users' own endpoints."""
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.setdefault(loop, {})
+    client = per_loop.get(guarded)
+    if client is None or client.is_closed:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=60)
+        if guarded:
+            client = httpx.AsyncClient(transport=GuardedTransport(limits=limits), timeout=_timeout(),
+                                       follow_redirects=False, trust_env=False)
+        else:
+            client = httpx.AsyncClient(limits=limits, timeout=_timeout(), follow_redirects=False)
+        per_loop[guarded] = client
+    return client
+
+
+async def close_clients() -> None:
+    """Close the running loop's clients (tests and shutdown)."""
+    per_loop = _clients.pop(asyncio.get_running_loop(), {})
+    for client in per_loop.values():
+        await client.aclose()
+
+
+# --- sending, with retries before the first event ---------------------------------------------------
+
+async def send(route: Route, call: HttpCall, *, stream: bool) -> httpx.Response:
+    """Send and return the response with status < 400 (body unread when streaming); map failures."""
+    client = get_client(guarded=route.user_endpoint)
+    request = client.build_request(call.method, call.url, headers=call.headers, json=call.json)
+    try:
+        async with asyncio.timeout(float(setting("PARLEY_PROVIDER_FIRST_BYTE_TIMEOUT", 120.0))):
+            response = await client.send(request, stream=stream)
+    except TimeoutError:
+        raise errors.ProviderTimeout(f"{_name(route)} did not answer in time.", provider=route.provider)
+    except httpx.TimeoutException:
+        raise errors.ProviderTimeout(f"{_name(route)} did not answer in time.", provider=route.provider)
+    except httpx.TransportError as exc:
+        logger.info("provider %s unreachable: %s", route.provider, type(exc).__name__)
+        raise errors.ProviderUnreachable(f"Could not connect to {_name(route)}.", provider=route.provider)
+    if response.status_code >= 400 or (300 <= response.status_code < 400):
+        try:
+            body = await response.aread()
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        from providers.registry import get_adapter
+
+        raise get_adapter(route.protocol).error_from_response(route, response.status_code, body, response.headers)
+    return response
+
+
+def _retry_delay(exc: errors.ProviderError, attempt: int, waited: float) -> float | None:
+    if not exc.retryable or isinstance(exc, errors.StreamTruncated):
+        return None
+    if attempt >= int(setting("PARLEY_PROVIDER_MAX_RETRIES", 3)):
+        return None
+    if exc.retry_after is not None:
+        delay = max(0.0, exc.retry_after)
+    else:
+        delay = float(setting("PARLEY_PROVIDER_RETRY_BACKOFF", 0.5)) * (2 ** attempt)
+    if waited + delay > float(setting("PARLEY_PROVIDER_RETRY_WAIT_CAP", 4.0)):
+        return None
+    return delay
+
+
+async def stream_events(adapter, route: Route, call: HttpCall) -> AsyncIterator[StreamEvent]:
+    """Decode and translate one provider stream; retry only while nothing has been yielded."""
+    attempt, waited = 0, 0.0
+    while True:
+        yielded = False
+        try:
+            response = await send(route, call, stream=True)
+            try:
+                translator = adapter.translator(route)
+                decoder = SSEDecoder()
+                async for chunk in response.aiter_bytes():
+                    for sse in decoder.feed(chunk):
+                        for event in translator.feed(sse):
+                            yielded = True
+                            yield event
+                            if event.kind is EventKind.FINISH:
+                                return
+                for sse in decoder.flush():
+                    for event in translator.feed(sse):
+                        yielded = True
+                        yield event
+                        if event.kind is EventKind.FINISH:
+                            return
+                for event in translator.close():
+                    yielded = True
+                    yield event
+                    if event.kind is EventKind.FINISH:
+                        return
+                raise errors.StreamTruncated(provider=route.provider)
+            except httpx.TimeoutException:
+                raise errors.ProviderTimeout(f"{_name(route)} stopped sending mid-reply.", provider=route.provider)
+            except httpx.TransportError:
+                raise errors.StreamTruncated(
+                    f"The connection to {_name(route)} broke before the reply was complete.", provider=route.provider
+                )
+            finally:
+                await response.aclose()
+        except errors.ProviderError as exc:
+            delay = None if yielded else _retry_delay(exc, attempt, waited)
+            if delay is None:
+                raise
+            logger.info("provider %s: %s, retrying in %.2fs", route.provider, exc.code, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            attempt += 1
+
+
+def _name(route: Route) -> str:
+    from providers.registry import get_spec
+
+    spec = get_spec(route.provider)
+    return spec.name if spec else route.provider
