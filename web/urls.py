@@ -1,8 +1,19 @@
 """Pages of the built-in web UI."""
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("signup/", views.signup, name="signup"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("c/<uuid:conversation_id>/", views.conversation, name="conversation"),
+    path("compare/", views.compare, name="compare"),
+    path("merge/", views.merge, name="merge"),
+    path("presets/", views.presets, name="presets"),
+    path("settings/keys/", views.keys, name="keys"),
+    path("settings/tokens/", views.tokens, name="tokens"),
+    path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

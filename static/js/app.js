@@ -1,0 +1,450 @@
+/* Parley UI core: API calls, safe markdown, SSE reading, sidebar actions, model picker. */
+(function () {
+  "use strict";
+
+  const Parley = (window.Parley = {});
+
+  // ---------- small DOM helpers ----------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+  function icon(name) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "svg-icon");
+    const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+    use.setAttribute("href", "#i-" + name);
+    svg.append(use);
+    return svg;
+  }
+  Parley.el = el;
+  Parley.icon = icon;
+  Parley.readJSON = (id) => {
+    const node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  };
+
+  let toastTimer = null;
+  Parley.toast = function (message) {
+    let t = document.querySelector(".toast");
+    if (!t) document.body.append((t = el("div", { class: "toast", role: "status" })));
+    t.textContent = message;
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => (t.hidden = true), 3500);
+  };
+
+  // ---------- API ----------
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) return decodeURIComponent(m[1]);
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+  Parley.csrfToken = csrfToken;
+
+  class ApiError extends Error {
+    constructor(status, detail, code) {
+      super(detail || "Request failed (" + status + ")");
+      this.status = status;
+      this.code = code || "";
+    }
+  }
+  Parley.ApiError = ApiError;
+
+  Parley.api = async function (method, url, body) {
+    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") opts.headers["X-CSRFToken"] = csrfToken();
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const res = await fetch(url, opts);
+    if (res.status === 204) return null;
+    let data = null;
+    try {
+      data = await res.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!res.ok) {
+      let detail = data && data.detail;
+      if (!detail && data && typeof data === "object") {
+        detail = Object.entries(data).map(([k, v]) => k + ": " + (Array.isArray(v) ? v.join(" ") : v)).join("; ");
+      }
+      throw new ApiError(res.status, detail, data && data.code);
+    }
+    return data;
+  };
+  // Lists are paginated ({results}) or plain arrays depending on the endpoint.
+  Parley.results = (data) => (Array.isArray(data) ? data : (data && (data.results || data.models)) || []);
+
+  // ---------- SSE over fetch (POST bodies and session cookies, which EventSource cannot send) ----------
+  Parley.streamSSE = async function (url, { method = "GET", body, signal, onEvent }) {
+    const headers = { Accept: "text/event-stream" };
+    if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(url, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+    if (!res.ok) {
+      let data = null;
+      try {
+        data = await res.json();
+      } catch (e) {
+        data = null;
+      }
+      throw new ApiError(res.status, data && data.detail, data && data.code);
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let frame = { id: null, event: null, data: [] };
+    const flush = () => {
+      if (frame.data.length) {
+        let payload;
+        try {
+          payload = JSON.parse(frame.data.join("\n"));
+        } catch (e) {
+          payload = { content: frame.data.join("\n") };
+        }
+        if (payload && typeof payload === "object") {
+          if (!payload.type && frame.event) payload.type = frame.event;
+          if (payload.seq === undefined && frame.id !== null && /^\d+$/.test(frame.id)) payload.seq = Number(frame.id);
+        }
+        onEvent(payload);
+      }
+      frame = { id: null, event: null, data: [] };
+    };
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let idx;
+      while ((idx = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, idx);
+        buffer = buffer.slice(idx + (buffer.startsWith("\r\n", idx) ? 2 : 1));
+        if (line === "") flush();
+        else if (line.startsWith(":")) continue;
+        else {
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let val = colon < 0 ? "" : line.slice(colon + 1);
+          if (val.startsWith(" ")) val = val.slice(1);
+          if (field === "data") frame.data.push(val);
+          else if (field === "event") frame.event = val;
+          else if (field === "id") frame.id = val;
+        }
+      }
+    }
+    flush();
+  };
+
+  // ---------- safe markdown ----------
+  const SAFE_LINK = /^(?:https?:|mailto:)/i;
+  const SAFE_IMG = /^https?:/i;
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+  Parley.escapeHtml = escapeHtml;
+
+  if (window.marked) {
+    // Raw HTML inside model or user text is shown as text, never parsed; DOMPurify below is the second wall.
+    window.marked.use({
+      gfm: true,
+      breaks: true,
+      renderer: {
+        html(token) {
+          const raw = typeof token === "string" ? token : token.raw || token.text || "";
+          return escapeHtml(raw);
+        },
+      },
+    });
+  }
+  if (window.DOMPurify) {
+    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.hasAttribute("href")) {
+        const href = node.getAttribute("href").trim();
+        if (!SAFE_LINK.test(href)) node.removeAttribute("href");
+        else {
+          node.setAttribute("target", "_blank");
+          node.setAttribute("rel", "noopener noreferrer nofollow");
+        }
+      }
+      if (node.tagName === "IMG" && !SAFE_IMG.test((node.getAttribute("src") || "").trim())) node.removeAttribute("src");
+    });
+  }
+  const PURIFY = {
+    ALLOWED_URI_REGEXP: /^(?:https?|mailto):/i,
+    FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe", "object", "embed", "svg", "math", "link", "meta", "base"],
+    FORBID_ATTR: ["style", "srcset", "action", "formaction"],
+  };
+  if (window.hljs) window.hljs.configure({ ignoreUnescapedHTML: true });
+
+  Parley.markdownToSafeHtml = function (text) {
+    if (!text) return "";
+    if (!window.marked || !window.DOMPurify) return escapeHtml(text).replace(/\n/g, "<br>");
+    return window.DOMPurify.sanitize(window.marked.parse(String(text)), PURIFY);
+  };
+  Parley.renderMarkdown = function (node, text) {
+    node.innerHTML = Parley.markdownToSafeHtml(text);
+    node.querySelectorAll("pre code").forEach((code) => {
+      if (window.hljs) {
+        try {
+          window.hljs.highlightElement(code);
+        } catch (e) {
+          /* an unknown language stays plain */
+        }
+      }
+      const pre = code.parentElement;
+      pre.append(
+        el("button", {
+          class: "copy-btn",
+          type: "button",
+          text: "Copy",
+          onclick: () => navigator.clipboard && navigator.clipboard.writeText(code.textContent).then(() => Parley.toast("Copied")),
+        })
+      );
+    });
+  };
+
+  // ---------- formatting ----------
+  Parley.fmtMs = (ms) => (ms === null || ms === undefined ? "" : ms < 1000 ? Math.round(ms) + " ms" : (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s");
+  Parley.fmtCost = (c) => {
+    if (c === null || c === undefined || c === "") return "";
+    const n = Number(c);
+    if (!isFinite(n)) return "";
+    return "$" + (n === 0 ? "0" : n < 0.01 ? n.toFixed(5) : n.toFixed(4));
+  };
+
+  // ---------- sidebar: mobile toggle, rename, delete ----------
+  document.addEventListener("click", (e) => {
+    const app = document.getElementById("app");
+    if (!app) return;
+    if (e.target.closest("[data-open-nav]")) app.classList.add("nav-open");
+    else if (e.target.closest("[data-close-nav]")) app.classList.remove("nav-open");
+  });
+
+  Parley.renameConversation = async function (id, title) {
+    const data = await Parley.api("PATCH", `/api/v1/conversations/${id}/`, { title });
+    const newTitle = (data && data.title) || title;
+    document.querySelectorAll(`.conv-item[data-conversation-id="${id}"] a`).forEach((a) => {
+      a.textContent = newTitle || "New chat";
+      a.title = newTitle;
+    });
+    document.dispatchEvent(new CustomEvent("parley:renamed", { detail: { id, title: newTitle } }));
+    return newTitle;
+  };
+
+  function startInlineRename(item) {
+    const link = item.querySelector("a");
+    const id = item.dataset.conversationId;
+    const input = el("input", { class: "input", value: link.textContent.trim(), "aria-label": "New title", maxlength: "200" });
+    input.style.margin = "2px";
+    input.style.minHeight = "30px";
+    link.hidden = true;
+    item.insertBefore(input, link);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = async (save) => {
+      if (done) return;
+      done = true;
+      const title = input.value.trim();
+      input.remove();
+      link.hidden = false;
+      if (save && title && title !== link.textContent.trim()) {
+        try {
+          await Parley.renameConversation(id, title);
+        } catch (err) {
+          Parley.toast("Rename failed: " + err.message);
+        }
+      }
+    };
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        finish(true);
+      } else if (e.key === "Escape") finish(false);
+    });
+    input.addEventListener("blur", () => finish(true));
+  }
+  Parley.startInlineRename = startInlineRename;
+
+  document.addEventListener("click", async (e) => {
+    const item = e.target.closest(".conv-item");
+    if (!item) return;
+    if (e.target.closest("[data-rename]")) {
+      e.preventDefault();
+      startInlineRename(item);
+    } else if (e.target.closest("[data-delete]")) {
+      e.preventDefault();
+      const title = item.querySelector("a").textContent.trim();
+      if (!window.confirm(`Delete “${title}” and all its messages?`)) return;
+      const id = item.dataset.conversationId;
+      try {
+        await Parley.api("DELETE", `/api/v1/conversations/${id}/`);
+      } catch (err) {
+        if (err.status !== 404) {
+          Parley.toast("Delete failed: " + err.message);
+          return;
+        }
+      }
+      if (item.classList.contains("active")) window.location.href = "/";
+      else item.remove();
+    }
+  });
+
+  // ---------- merge jobs ----------
+  /** Follows a merge job's stream (status, content, error, merge_complete); falls back to polling its state. */
+  Parley.followMerge = async function (jobId, { onStatus, onContent, onError, onComplete }) {
+    let finished = false;
+    const finish = (job) => {
+      if (finished) return;
+      finished = true;
+      onComplete(job);
+    };
+    try {
+      await Parley.streamSSE(`/api/v1/merges/${jobId}/stream/`, {
+        onEvent: (evt) => {
+          if (evt.type === "status") onStatus(evt);
+          else if (evt.type === "content") onContent(evt.content || "");
+          else if (evt.type === "error") onError(evt.message || evt.detail || evt.code || "The merge failed");
+          else if (evt.type === "merge_complete") finish(evt);
+        },
+      });
+    } catch (err) {
+      /* the stream is optional: polling below finds the outcome */
+    }
+    while (!finished) {
+      const job = await Parley.api("GET", `/api/v1/merges/${jobId}/`);
+      onStatus(job);
+      if (job.status === "succeeded") {
+        finish({ conversation_id: job.result_conversation_id, message_id: job.result_message_id });
+      } else if (job.status === "failed") {
+        onError(job.error || "The merge failed");
+        finished = true;
+      } else await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+
+  // ---------- model picker ----------
+  let catalogCache = null;
+  async function loadCatalog() {
+    if (catalogCache) return catalogCache;
+    const data = await Parley.api("GET", "/api/v1/models/");
+    catalogCache = Parley.results(data);
+    return catalogCache;
+  }
+  Parley.loadCatalog = loadCatalog;
+
+  function perMillion(p) {
+    const n = Number(p);
+    if (p === null || p === undefined || p === "" || !isFinite(n)) return null;
+    const v = n * 1e6;
+    return "$" + (v < 1 ? v.toFixed(2) : v.toFixed(v < 10 ? 2 : 0));
+  }
+
+  /** Opens the picker; resolves with the chosen model ids, or null when cancelled. */
+  Parley.pickModels = function ({ multi = false, selected = [] } = {}) {
+    const dialog = document.getElementById("model-picker");
+    if (!dialog) return Promise.resolve(null);
+    const q = dialog.querySelector("#picker-q");
+    const provider = dialog.querySelector("#picker-provider");
+    const list = dialog.querySelector("#picker-list");
+    const status = dialog.querySelector("#picker-status");
+    const chosen = new Set(selected);
+    let models = [];
+
+    function draw() {
+      const term = q.value.trim().toLowerCase();
+      const prov = provider.value;
+      const shown = models.filter(
+        (m) =>
+          (!prov || m.provider === prov) &&
+          (!term || m.id.toLowerCase().includes(term) || (m.name || "").toLowerCase().includes(term))
+      );
+      list.replaceChildren();
+      const typed = q.value.trim();
+      if (typed.includes("/") && !models.some((m) => m.id === typed)) {
+        shown.unshift({ id: typed, name: "Use “" + typed + "”", provider: typed.split("/")[0], custom: true });
+      }
+      for (const m of shown.slice(0, 300)) {
+        const on = chosen.has(m.id);
+        const price = m.pricing ? perMillion(m.pricing.prompt) : null;
+        const side = [m.context_length ? Math.round(m.context_length / 1000) + "k ctx" : null, price ? price + "/M in" : null]
+          .filter(Boolean)
+          .join(" · ");
+        const opt = el(
+          "button",
+          { type: "button", class: "model-option" + (on ? " on" : ""), role: "option", "aria-selected": on ? "true" : "false", "data-model-id": m.id },
+          multi ? el("input", { type: "checkbox", tabindex: "-1", checked: on }) : null,
+          el("div", { class: "mo-main" }, el("div", { class: "mo-name", text: m.name || m.id }), el("div", { class: "mo-id", text: m.id })),
+          el("div", { class: "mo-side" }, el("span", { class: "badge", text: m.provider || "" }), side ? el("div", { text: side }) : null)
+        );
+        opt.addEventListener("click", () => {
+          if (multi) {
+            if (chosen.has(m.id)) chosen.delete(m.id);
+            else chosen.add(m.id);
+            draw();
+          } else {
+            chosen.clear();
+            chosen.add(m.id);
+            dialog.close("ok");
+          }
+        });
+        list.append(opt);
+      }
+      status.textContent = shown.length ? (multi ? chosen.size + " selected" : "") : "No model matches. Type a full id such as openai/gpt-4o to use it anyway.";
+    }
+
+    return new Promise((resolve) => {
+      q.value = "";
+      provider.value = "";
+      status.textContent = "Loading the catalog…";
+      list.replaceChildren();
+      const onInput = () => draw();
+      q.addEventListener("input", onInput);
+      provider.addEventListener("change", onInput);
+      q.onkeydown = (e) => {
+        if (e.key === "Enter") {
+          e.preventDefault();
+          const first = list.querySelector(".model-option");
+          if (first) first.click();
+        }
+      };
+      dialog.addEventListener(
+        "close",
+        () => {
+          q.removeEventListener("input", onInput);
+          provider.removeEventListener("change", onInput);
+          resolve(dialog.returnValue === "ok" && chosen.size ? Array.from(chosen) : null);
+        },
+        { once: true }
+      );
+      dialog.returnValue = "";
+      dialog.showModal();
+      q.focus();
+      loadCatalog()
+        .then((m) => {
+          models = m;
+          draw();
+        })
+        .catch((err) => {
+          status.textContent = "The catalog could not be loaded (" + err.message + "). Type a model id such as openai/gpt-4o.";
+        });
+    });
+  };
+})();

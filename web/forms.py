@@ -1,0 +1,44 @@
+"""Forms of the UI pages that post to Django rather than to the JSON API."""
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import UsernameField
+
+
+class SignUpForm(forms.Form):
+    username = UsernameField(
+        max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
+    email = forms.EmailField(
+        required=False, label="Email (optional)", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password1 = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password2 = forms.CharField(
+        label="Confirm password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("That username is taken.")
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
+        elif p1:
+            candidate = get_user_model()(username=cleaned.get("username", ""), email=cleaned.get("email", ""))
+            try:
+                password_validation.validate_password(p1, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. laptop script"})
+    )
