@@ -1,4 +1,8 @@
 """WebSocket routes of this app."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns = []
+from merging.consumers import MergeJobConsumer
+
+websocket_urlpatterns = [
+    path("ws/merges/<str:job_id>/", MergeJobConsumer.as_asgi()),
+]
