@@ -284,7 +284,7 @@ FAKE_MODELS = ("echo", "story-5-0", "think-4-0", "tools")
 def models_page(protocol: str, slug: str, query: dict) -> dict:
     if protocol == "anthropic_messages":
         after = query.get("after_id", [""])[0]
-        limit = int(query.get("limit", ["2"])[0] or 2)
+        limit = min(int(query.get("limit", ["2"])[0] or 2), 2)  # tiny pages, so clients must paginate
         ids = list(FAKE_MODELS)
         start = ids.index(after) + 1 if after in ids else 0
         page = ids[start:start + limit]
@@ -302,7 +302,7 @@ def models_page(protocol: str, slug: str, query: dict) -> dict:
               "inputTokenLimit": 2048, "outputTokenLimit": 1, "supportedGenerationMethods": ["embedContent"]}]
         token = query.get("pageToken", ["0"])[0] or "0"
         start = int(token) if token.isdigit() else 0
-        size = int(query.get("pageSize", ["2"])[0] or 2)
+        size = min(int(query.get("pageSize", ["2"])[0] or 2), 2)
         page = everything[start:start + size]
         body = {"models": page}
         if start + size < len(everything):

@@ -1,0 +1,197 @@
+"""Gemini streamGenerateContent over SSE: thought parts, text, function calls, grounding, usageMetadata."""
+import json
+
+from providers import errors
+from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator
+from providers.events import EventKind, StreamEvent
+from providers.transport import HttpCall, send
+
+NAME = "Google Gemini"
+EFFORT_BUDGETS = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
+FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
+                  "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
+                  "IMAGE_SAFETY": "content_filter"}
+THINKING_MODEL_PREFIXES = ("gemini-2.5", "gemini-3")
+
+
+def _headers(route: Route) -> dict:
+    return {"x-goog-api-key": route.api_key, "content-type": "application/json", "accept": "text/event-stream"}
+
+
+def _content(message) -> dict | None:
+    meta = message.metadata or {}
+    if message.role == "tool":
+        return {"role": "user", "parts": [{"functionResponse": {"name": meta.get("tool_name", ""),
+                                                                 "response": {"content": message.content}}}]}
+    if message.role == "assistant":
+        # Parts as Gemini sent them, thought signatures included, so it can continue its reasoning.
+        parts = list(meta.get("gemini_parts") or []) or ([{"text": message.content}] if message.content else [])
+        return {"role": "model", "parts": parts} if parts else None
+    return {"role": "user", "parts": [{"text": message.content}]}
+
+
+class GeminiTranslator(StreamTranslator):
+    """Each event is a GenerateContentResponse; a candidate's finishReason marks the end."""
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.usage: dict | None = None
+        self.parts: list[dict] = []
+        self.tool_calls: list[dict] = []
+        self.citations: list = []
+
+    def feed(self, sse) -> list[StreamEvent]:
+        if not sse.data.strip():
+            return []
+        try:
+            payload = json.loads(sse.data)
+        except ValueError:
+            raise errors.UpstreamServerError("Gemini sent a stream event that is not JSON.", provider="gemini")
+        if isinstance(payload, list):  # a JSON-array framing; SSE should not send it, but be lenient
+            return [event for item in payload for event in self._response(item)]
+        return self._response(payload)
+
+    def _response(self, payload: dict) -> list[StreamEvent]:
+        if payload.get("error"):
+            error = payload["error"]
+            raise errors.for_status(int(error.get("code") or 500), provider=self.route.provider, name=NAME,
+                                    detail=errors.scrub(str(error.get("message") or ""), self.route.api_key),
+                                    kind=str(error.get("status") or ""))
+        block = (payload.get("promptFeedback") or {}).get("blockReason")
+        if block:
+            raise errors.ContentFiltered(f"Gemini blocked the prompt ({block}).", provider=self.route.provider)
+        if payload.get("usageMetadata"):
+            self.usage = self._usage(payload["usageMetadata"])
+        events: list[StreamEvent] = []
+        candidates = payload.get("candidates") or []
+        if not candidates:
+            return events
+        candidate = candidates[0]
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            if part.get("thought"):
+                if part.get("text"):
+                    events.append(StreamEvent(EventKind.REASONING, part["text"]))
+                continue
+            if "text" in part:
+                if part["text"]:
+                    events.append(StreamEvent(EventKind.TEXT, part["text"]))
+                self._keep_part(part)
+            elif "functionCall" in part:
+                call = part["functionCall"]
+                data = {"id": call.get("id") or f"call_{len(self.tool_calls) + 1}", "name": call.get("name", ""),
+                        "arguments": json.dumps(call.get("args") or {})}
+                self.tool_calls.append(data)
+                self.parts.append(part)
+                events.append(StreamEvent(EventKind.TOOL_CALL, data=data))
+        grounding = candidate.get("groundingMetadata") or {}
+        for chunk in grounding.get("groundingChunks") or ():
+            web = chunk.get("web") or {}
+            if web.get("uri"):
+                self.citations.append({"url": web["uri"], "title": web.get("title", "")})
+        if grounding.get("groundingChunks"):
+            events.append(StreamEvent(EventKind.CITATIONS, data={"citations": list(self.citations)}))
+        reason = candidate.get("finishReason")
+        if reason and reason != "FINISH_REASON_UNSPECIFIED":
+            if self.usage is not None:
+                events.append(StreamEvent(EventKind.USAGE, data=self.usage))
+            finish = "tool_calls" if self.tool_calls else FINISH_REASONS.get(reason, reason.lower())
+            metadata = {"gemini_parts": self.parts} if any("thoughtSignature" in p for p in self.parts) else {}
+            if self.tool_calls:
+                metadata["gemini_parts"] = self.parts
+                metadata["tool_calls"] = list(self.tool_calls)
+            events.append(StreamEvent(EventKind.FINISH, data={"finish_reason": finish}, metadata=metadata))
+        return events
+
+    def _keep_part(self, part: dict) -> None:
+        """Text parts merged into one per signature, as Gemini expects them back."""
+        if self.parts and "text" in self.parts[-1] and "thoughtSignature" not in part:
+            self.parts[-1] = dict(self.parts[-1], text=self.parts[-1]["text"] + part["text"])
+        else:
+            self.parts.append(dict(part))
+
+    @staticmethod
+    def _usage(raw: dict) -> dict:
+        thoughts = int(raw.get("thoughtsTokenCount") or 0)
+        return {"prompt_tokens": int(raw.get("promptTokenCount") or 0),
+                "completion_tokens": int(raw.get("candidatesTokenCount") or 0) + thoughts,
+                "reasoning_tokens": thoughts, "cached_tokens": int(raw.get("cachedContentTokenCount") or 0),
+                "cost": None}
+
+
+class GeminiGenerateAdapter(HttpAdapter):
+    protocol = "gemini_generate"
+
+    def build_call(self, route: Route, request: ChatRequest) -> HttpCall:
+        params = request.params or {}
+        contents = [c for c in (_content(message) for message in request.messages) if c is not None]
+        body: dict = {"contents": contents}
+        if request.system:
+            body["systemInstruction"] = {"parts": [{"text": request.system}]}
+        config: dict = {}
+        for ours, theirs in (("temperature", "temperature"), ("top_p", "topP"), ("max_tokens", "maxOutputTokens")):
+            if params.get(ours) is not None:
+                config[theirs] = params[ours]
+        budget, effort = params.get("thinking_budget"), params.get("reasoning_effort")
+        if budget or effort or route.model_id.startswith(THINKING_MODEL_PREFIXES):
+            thinking: dict = {"includeThoughts": True}
+            if route.model_id.startswith("gemini-3") and effort and not budget:
+                thinking["thinkingLevel"] = "low" if effort in ("minimal", "low") else "high"
+            elif budget or effort:
+                thinking["thinkingBudget"] = int(budget or EFFORT_BUDGETS.get(effort, 8192))
+            config["thinkingConfig"] = thinking
+        if config:
+            body["generationConfig"] = config
+        if params.get("tools"):
+            body["tools"] = [{"functionDeclarations": [
+                {"name": tool["function"]["name"], "description": tool["function"].get("description", ""),
+                 "parameters": tool["function"].get("parameters") or {"type": "object", "properties": {}}}
+                for tool in params["tools"] if tool.get("function")
+            ]}]
+        url = f"{route.base_url}/v1beta/models/{route.model_id}:streamGenerateContent?alt=sse"
+        return HttpCall("POST", url, _headers(route), body)
+
+    def translator(self, route: Route) -> GeminiTranslator:
+        return GeminiTranslator(route)
+
+    def error_from_response(self, route: Route, status: int, body: bytes, headers) -> errors.ProviderError:
+        detail, kind = "", ""
+        try:
+            payload = json.loads(body)
+            error = (payload[0] if isinstance(payload, list) else payload).get("error") or {}
+            detail = str(error.get("message") or "")
+            reasons = [d.get("reason", "") for d in error.get("details") or () if isinstance(d, dict)]
+            kind = " ".join([str(error.get("status") or "")] + reasons)
+        except (ValueError, AttributeError, IndexError):
+            detail = "the answer was not JSON" if body else ""
+        if "API_KEY_INVALID" in kind or "API key not valid" in detail:
+            status = 401  # Gemini answers 400 INVALID_ARGUMENT for a bad key
+        return errors.for_status(status, provider=route.provider, name=NAME,
+                                 detail=errors.scrub(detail, route.api_key), kind=kind,
+                                 retry_after=errors.parse_retry_after(headers.get("retry-after")))
+
+    async def list_models(self, route: Route) -> list[dict]:
+        models, token = [], ""
+        for _ in range(50):
+            url = f"{route.base_url}/v1beta/models?pageSize=1000" + (f"&pageToken={token}" if token else "")
+            page = (await send(route, HttpCall("GET", url, _headers(route)), stream=False)).json()
+            for item in page.get("models") or ():
+                if "generateContent" not in (item.get("supportedGenerationMethods") or ()):
+                    continue  # embeddings, AQA and the like cannot chat
+                model_id = item["name"].removeprefix("models/")
+                capabilities = ["text", "vision", "tools"] + (["reasoning"] if item.get("thinking") else [])
+                models.append({"id": f"{route.provider}/{model_id}", "provider": route.provider,
+                               "name": item.get("displayName") or model_id,
+                               "context_length": item.get("inputTokenLimit"),
+                               "pricing": {"prompt": None, "completion": None}, "capabilities": capabilities})
+            token = page.get("nextPageToken") or ""
+            if not token:
+                break
+        return models
+
+    async def validate_key(self, route: Route) -> tuple[bool, str]:
+        try:
+            await send(route, HttpCall("GET", f"{route.base_url}/v1beta/models?pageSize=1", _headers(route)),
+                       stream=False)
+        except (errors.InvalidApiKey, errors.InsufficientCredit) as exc:
+            return False, exc.message
+        return True, "Google Gemini accepted the key."
