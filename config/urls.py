@@ -1,7 +1,9 @@
 """Top-level URL map: the web UI, the admin, the API and its documentation."""
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from core import views as core_views
 
 api_v1 = [
     path("", include("core.api.urls")),
@@ -9,6 +11,8 @@ api_v1 = [
     path("", include("providers.api.urls")),
     path("", include("chats.api.urls")),
     path("", include("merging.api.urls")),
+    # Last: any other /api/v1/ path is a JSON 404, in DEBUG too.
+    re_path(r"", core_views.not_found, name="api-not-found"),
 ]
 
 urlpatterns = [

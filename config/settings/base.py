@@ -195,6 +195,9 @@ PARLEY_PROVIDER_ENV = {
     "ollama": {"api_key": env("OLLAMA_API_KEY", default=""), "base_url": env("OLLAMA_BASE_URL", default="")},
 }
 
+# Error reports hide Authorization headers and provider keys as well as Django's own secrets.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.SecretSafeExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
