@@ -3,6 +3,8 @@ import contextvars
 import logging
 import re
 
+from django.views.debug import SafeExceptionReporterFilter
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
@@ -49,3 +51,12 @@ class SecretRedactionFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = redact_secrets(record.exc_text)
         return True
+
+
+class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Error reports (DEBUG pages, admin e-mails) also hide Authorization headers and provider settings."""
+
+    hidden_settings = re.compile(
+        "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|AUTHORIZATION|PROVIDER_ENV|DATABASE_URL|REDIS_URL|BROKER",
+        flags=re.IGNORECASE,
+    )

@@ -162,3 +162,25 @@ def test_redaction_filter_scrubs_tracebacks():
     SecretRedactionFilter().filter(record)
     assert "pk_zzzz" not in record.getMessage()
     assert "sk-live-0123456789abcdef" not in record.exc_text
+
+
+def _failing_request_report(rf, authorization: str) -> str:
+    from django.views.debug import ExceptionReporter
+
+    request = rf.get("/api/v1/conversations/", HTTP_AUTHORIZATION=authorization)
+    del authorization  # only the request carries it into the report
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        reporter = ExceptionReporter(request, type(exc), exc, exc.__traceback__)
+        return reporter.get_traceback_text() + reporter.get_traceback_html()
+
+
+def test_error_reports_hide_authorization_headers_and_provider_keys(rf, settings):
+    token = "pk_" + secrets.token_urlsafe(24)
+    env_key = "sk-env-" + secrets.token_urlsafe(24)
+    settings.PARLEY_PROVIDER_ENV = {"openai": {"api_key": env_key, "base_url": ""}}
+    report = _failing_request_report(rf, f"Bearer {token}")
+    assert "HTTP_AUTHORIZATION" in report
+    assert token not in report
+    assert env_key not in report
