@@ -1,0 +1,74 @@
+"""Request and response shapes of generations and the streaming endpoints."""
+from rest_framework import serializers
+
+from chats.models import Generation
+from chats.validation import ParamsSerializer, validate_message_content, validate_model_name
+from core.serializers import StrictFieldsMixin
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    conversation_id = serializers.UUIDField(read_only=True, allow_null=True)
+    message_id = serializers.UUIDField(read_only=True, allow_null=True)
+    content = serializers.SerializerMethodField()
+    reasoning = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Generation
+        fields = [
+            "id", "conversation_id", "message_id", "model", "status", "last_seq", "group_id", "finish_reason",
+            "usage", "cost", "ttft_ms", "latency_ms", "error_code", "error", "content", "reasoning",
+            "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_content(self, obj) -> str:
+        return obj.message.content if obj.message_id else ""
+
+    def get_reasoning(self, obj) -> str:
+        return obj.message.reasoning if obj.message_id else ""
+
+
+class _ModelFieldMixin:
+    def _model(self, value: str) -> str:
+        user = self.context.get("user")
+        return validate_model_name(value, user_id=user.pk if user is not None else None) if value.strip() else ""
+
+
+class CompletionRequestSerializer(StrictFieldsMixin, _ModelFieldMixin, serializers.Serializer):
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                    help_text="The user's message; stored, then answered.")
+    message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                    help_text="Same as `content` (seed clients).")
+    model = serializers.CharField(required=False, allow_blank=True, max_length=300,
+                                  help_text="`provider/model-id`; defaults to the conversation's model.")
+
+    def validate_model(self, value):
+        return self._model(value)
+
+    def validate(self, attrs):
+        if ("content" in attrs) == ("message" in attrs):
+            raise serializers.ValidationError({"content": ["Give `content` (or `message`)."]}, code="required")
+        attrs["content"] = validate_message_content(attrs.pop("message", None) or attrs.get("content", ""))
+        return attrs
+
+
+class StatelessMessageSerializer(StrictFieldsMixin, serializers.Serializer):
+    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class StatelessChatSerializer(StrictFieldsMixin, _ModelFieldMixin, serializers.Serializer):
+    model = serializers.CharField(max_length=300, help_text="`provider/model-id`.")
+    messages = StatelessMessageSerializer(many=True, allow_empty=False)
+    params = ParamsSerializer(required=False)
+
+    def validate_model(self, value):
+        return self._model(value) or self.fail("required")
+
+    def validate_messages(self, value):
+        for message in value:
+            if message["role"] == "user":
+                validate_message_content(message["content"])
+        if not any(message["role"] != "system" for message in value):
+            raise serializers.ValidationError("At least one user or assistant message is needed.", code="required")
+        return value

@@ -1,0 +1,300 @@
+"""Streaming endpoints: replies and generations over SSE (async views), and a generation's state and cancel.
+
+The SSE views are plain async Django views, so a stream holds no thread; each authenticates like the API and is
+documented in OpenAPI by a DRF view class that only carries its schema (see `_documented_by`).
+"""
+import contextlib
+import json
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.authentication import CSRFCheck
+from rest_framework.views import APIView
+
+from accounts.authentication import BearerTokenAuthentication
+from chats.api.generation_serializers import (
+    CompletionRequestSerializer,
+    GenerationSerializer,
+    StatelessChatSerializer,
+)
+from chats.generations import (
+    aconversation_reply_start,
+    ageneration_start,
+    agenerations_wait_finished,
+    generation_cancel,
+    generation_event_batches,
+    generation_get,
+)
+from chats.models import Generation, MessageRole
+from chats.selectors import conversation_get
+from chats.sse import sse_response
+from core.exceptions import api_exception_handler
+from core.serializers import ErrorSerializer
+from providers.errors import ProviderError
+
+SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
+    "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
+    "tool_call, citations, usage, error, done); `: ping` every 15 s of silence."
+))
+ERRORS = {status: ErrorSerializer for status in (400, 401, 404, 409, 413, 502, 503)}
+LAST_EVENT_ID = OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER, required=False,
+                                 description="Resume after this event seq (sent by EventSource on reconnect).")
+
+
+# --- plumbing --------------------------------------------------------------------------------------------------------
+
+
+def _error(detail: str, code: str, status: int, headers: dict | None = None) -> JsonResponse:
+    return JsonResponse({"detail": detail, "code": code}, status=status, headers=headers)
+
+
+def _error_for(exc: Exception) -> JsonResponse:
+    if isinstance(exc, ProviderError):
+        return _error(exc.message, exc.code, exc.status_code)
+    response = api_exception_handler(exc, {})
+    if response is None:
+        raise exc
+    return JsonResponse(response.data, status=response.status_code)
+
+
+async def _authenticate(request):
+    """The user, like the API does it: a Bearer token, or the session (with CSRF on unsafe methods)."""
+    try:
+        result = await sync_to_async(BearerTokenAuthentication().authenticate)(request)
+    except exceptions.AuthenticationFailed as exc:
+        raise exceptions.NotAuthenticated(exc.detail)
+    if result is not None:
+        request.user = result[0]
+        return result[0]
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check = CSRFCheck(lambda _request: None)
+        check.process_request(request)
+        refused = check.process_view(request, None, (), {})
+        if refused is not None:
+            raise exceptions.PermissionDenied(f"CSRF Failed: {refused.reason_phrase}")
+    return user
+
+
+def _json_body(request) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise exceptions.ParseError("The body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise exceptions.ParseError("The body must be a JSON object.")
+    return body
+
+
+def _after(value) -> int:
+    try:
+        after = int(value)
+    except (TypeError, ValueError):
+        raise exceptions.ValidationError({"after": ["Must be a whole number."]}, code="invalid")
+    if after < 0:
+        raise exceptions.ValidationError({"after": ["Must not be negative."]}, code="invalid")
+    return after
+
+
+def _api_view(view):
+    """An async view that authenticates first and answers every error before the stream as JSON."""
+
+    @csrf_exempt
+    async def wrapped(request, *args, **kwargs):
+        try:
+            user = await _authenticate(request)
+            return await view(request, user, *args, **kwargs)
+        except exceptions.NotAuthenticated as exc:
+            return _error(str(exc.detail), "not_authenticated", 401, headers={"WWW-Authenticate": "Bearer"})
+        except (exceptions.APIException, ProviderError, Http404) as exc:
+            return _error_for(exc)
+
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+def _documented_by(schema_view: type[APIView]):
+    """Let drf-spectacular describe an async view through a DRF view class that carries only its schema."""
+
+    def attach(view):
+        view.cls = schema_view
+        view.initkwargs = {}
+        return view
+
+    return attach
+
+
+def _stream(generation_id, after: int = 0) -> HttpResponse:
+    return sse_response(batches=generation_event_batches(generation_id, after=after),
+                        headers={"X-Generation-ID": str(generation_id)})
+
+
+# --- conversation replies --------------------------------------------------------------------------------------------
+
+
+def _latest_user_message(conversation):
+    return conversation.messages.filter(role=MessageRole.USER).order_by("-created_at", "-id").first()
+
+
+def _resumable_generation(*, user, conversation_id) -> Generation | None:
+    conversation = conversation_get(user=user, conversation_id=conversation_id)
+    return conversation.generations.order_by("-created_at").first()
+
+
+class ConversationStreamSchema(APIView):
+    @extend_schema(
+        operation_id="conversation_stream", tags=["streaming"],
+        summary="Stream the assistant's reply to the latest user message (SSE)",
+        parameters=[OpenApiParameter("model", str, description="`provider/model-id`; default: the message's, "
+                                     "then the conversation's, then the server's."), LAST_EVENT_ID],
+        responses={(200, "text/event-stream"): SSE, **ERRORS},
+    )
+    def get(self, request, conversation_id):  # pragma: no cover - schema only
+        raise NotImplementedError
+
+
+@_documented_by(ConversationStreamSchema)
+@_api_view
+async def conversation_stream(request, user, conversation_id):
+    last_event_id = request.headers.get("Last-Event-ID")
+    if last_event_id:
+        # An EventSource reconnecting: resume the reply it was reading instead of starting another.
+        generation = await sync_to_async(_resumable_generation)(user=user, conversation_id=conversation_id)
+        if generation is not None:
+            return _stream(generation.pk, _after(last_event_id))
+    conversation = await sync_to_async(conversation_get)(user=user, conversation_id=conversation_id)
+    reply_to = await sync_to_async(_latest_user_message)(conversation)
+    if reply_to is None:
+        return _error("The conversation has no user message to reply to.", "no_user_message", 400)
+    generation = await ageneration_start(user=user, conversation=conversation, reply_to=reply_to,
+                                         model=request.GET.get("model") or None)
+    return _stream(generation.pk)
+
+
+class CompletionsSchema(APIView):
+    @extend_schema(
+        operation_id="conversation_completions", tags=["streaming"],
+        summary="Store a user message and stream the reply in one call (SSE)",
+        request=CompletionRequestSerializer, responses={(200, "text/event-stream"): SSE, **ERRORS},
+    )
+    def post(self, request, conversation_id):  # pragma: no cover - schema only
+        raise NotImplementedError
+
+
+def _validated(serializer_class, data, user) -> dict:
+    serializer = serializer_class(data=data, context={"user": user})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@_documented_by(CompletionsSchema)
+@_api_view
+async def conversation_completions(request, user, conversation_id):
+    conversation = await sync_to_async(conversation_get)(user=user, conversation_id=conversation_id)
+    data = await sync_to_async(_validated)(CompletionRequestSerializer, _json_body(request), user)
+    generation = await aconversation_reply_start(user=user, conversation=conversation, content=data["content"],
+                                                 model=data.get("model") or None)
+    return _stream(generation.pk)
+
+
+# --- generations -----------------------------------------------------------------------------------------------------
+
+
+class GenerationDetailView(APIView):
+    @extend_schema(operation_id="generation_retrieve", tags=["streaming"], summary="A generation's state",
+                   responses={200: GenerationSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request, generation_id):
+        generation = generation_get(user=request.user, generation_id=generation_id)
+        return JsonResponse(GenerationSerializer(generation).data)
+
+
+class GenerationStreamSchema(APIView):
+    @extend_schema(
+        operation_id="generation_stream", tags=["streaming"],
+        summary="Follow a generation: replay what was missed after Last-Event-ID (or ?after=), then live (SSE)",
+        parameters=[OpenApiParameter("after", int, description="Resume after this seq (default 0)."),
+                    LAST_EVENT_ID],
+        responses={(200, "text/event-stream"): SSE, 400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request, generation_id):  # pragma: no cover - schema only
+        raise NotImplementedError
+
+
+@_documented_by(GenerationStreamSchema)
+@_api_view
+async def generation_stream(request, user, generation_id):
+    generation = await sync_to_async(generation_get)(user=user, generation_id=generation_id)
+    after = _after(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
+    return _stream(generation.pk, after)
+
+
+class GenerationCancelSchema(APIView):
+    @extend_schema(
+        operation_id="generation_cancel", tags=["streaming"],
+        summary="Stop a generation; its text so far is kept with status cancelled", request=None,
+        responses={200: GenerationSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def post(self, request, generation_id):  # pragma: no cover - schema only
+        raise NotImplementedError
+
+
+def _generation_data(*, user, generation_id) -> dict:
+    return GenerationSerializer(generation_get(user=user, generation_id=generation_id)).data
+
+
+@_documented_by(GenerationCancelSchema)
+@_api_view
+async def generation_cancel_view(request, user, generation_id):
+    generation = await sync_to_async(generation_cancel)(user=user, generation_id=generation_id)
+    await agenerations_wait_finished(generation.pk)
+    return JsonResponse(await sync_to_async(_generation_data)(user=user, generation_id=generation.pk))
+
+
+# --- stateless chat --------------------------------------------------------------------------------------------------
+
+
+class StatelessChatSchema(APIView):
+    @extend_schema(
+        operation_id="chat_stream", tags=["streaming"],
+        summary="Stream a reply to the given messages without storing anything (SSE)",
+        request=StatelessChatSerializer, responses={(200, "text/event-stream"): SSE, **ERRORS},
+    )
+    def post(self, request):  # pragma: no cover - schema only
+        raise NotImplementedError
+
+
+def _stateless_request(data: dict, user):
+    from providers.base import ChatMessage, ChatRequest
+    from providers.gateway import resolve_route
+
+    route = resolve_route(model=data["model"], user_id=user.pk)
+    system = "\n\n".join(m["content"] for m in data["messages"] if m["role"] == "system")
+    messages = [ChatMessage(role=m["role"], content=m["content"]) for m in data["messages"] if m["role"] != "system"]
+    params = {key: value for key, value in (data.get("params") or {}).items() if value is not None}
+    return route, ChatRequest(messages=messages, system=system, params=params)
+
+
+async def _stateless_events(route, chat_request):
+    """The same events as a stored generation, numbered the same way; the upstream call ends with the client."""
+    from chats.generations import relay_stateless
+
+    async with contextlib.aclosing(relay_stateless(route, chat_request)) as events:
+        async for batch in events:
+            yield batch
+
+
+@_documented_by(StatelessChatSchema)
+@_api_view
+async def chat_stream(request, user):
+    data = await sync_to_async(_validated)(StatelessChatSerializer, _json_body(request), user)
+    route, chat_request = await sync_to_async(_stateless_request)(data, user)
+    return sse_response(batches=_stateless_events(route, chat_request),
+                        headers={"X-Generation-ID": str(uuid.uuid4())})
+

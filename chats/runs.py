@@ -1,0 +1,305 @@
+"""In-process machinery of running generations: runs, their subscribers, and the slice persister."""
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, connections, transaction
+from django.utils import timezone
+
+logger = logging.getLogger("parley.generations")
+
+# Events are persisted and fanned out across processes in slices of this length: a crash loses at most one.
+SLICE_SECONDS = 0.04
+# A running generation's process touches its heartbeat this often; a stale one was left behind by a crash.
+HEARTBEAT_SECONDS = 10.0
+# Every run of this process, by generation id (str).
+RUNS: dict[str, "Run"] = {}
+
+
+def group_name(generation_id) -> str:
+    return f"parley.gen.{uuid.UUID(str(generation_id)).hex}"
+
+
+class Subscriber:
+    """One follower of a run: collects events pushed to it and wakes the follower once per batch."""
+
+    __slots__ = ("loop", "buffer", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.buffer: list[dict] = []
+        self.waiter: asyncio.Future | None = None
+
+    def push(self, event: dict) -> None:
+        self.buffer.append(event)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def push_many(self, events: list[dict]) -> None:
+        for event in events:
+            self.push(event)
+
+    async def next_batch(self, within: float) -> list[dict]:
+        """The events that arrived since the last call; [] if none came within `within` seconds."""
+        if not self.buffer:
+            self.waiter = self.loop.create_future()
+            timer = self.loop.call_later(within, _resolve, self.waiter)
+            try:
+                await self.waiter
+            finally:
+                timer.cancel()
+                self.waiter = None
+        batch, self.buffer = self.buffer, []
+        return batch
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+@dataclass(eq=False)
+class Run:
+    """A generation running in this process: its events so far, the text it has, who is watching."""
+
+    generation_id: str
+    message_id: str | None
+    conversation_id: str | None
+    lock_key: str | None
+    model: str
+    loop: asyncio.AbstractEventLoop | None = None
+    accepted_at: float = field(default_factory=time.monotonic)
+    events: list[dict] = field(default_factory=list)  # events[i]["seq"] == i + 1
+    pending: list[dict] = field(default_factory=list)  # emitted, not yet persisted
+    subscribers: set = field(default_factory=set)
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    task: asyncio.Task | None = None
+    stop_reason: str = ""  # "cancelled" or "interrupted" once someone asked it to stop
+    finished: bool = False
+
+    @property
+    def seq(self) -> int:
+        return len(self.events)
+
+    def emit(self, event_type: str, fields: dict) -> dict:
+        """Give the event the next seq and hand it at once to every subscriber in this process."""
+        event = {"type": event_type, "seq": len(self.events) + 1, **fields}
+        self.events.append(event)
+        self.pending.append(event)
+        for subscriber in self.subscribers:
+            if subscriber.loop is self.loop:
+                subscriber.push(event)
+            else:
+                subscriber.loop.call_soon_threadsafe(subscriber.push, event)
+        persister_for(self.loop).dirty.add(self)
+        return event
+
+    def subscribe(self, subscriber: Subscriber, after: int) -> list[dict]:
+        """Attach a subscriber; returns what it missed after `after`. Runs in the run's loop, so nothing slips."""
+        self.subscribers.add(subscriber)
+        return self.events[after:]
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def stop(self, reason: str) -> None:
+        """Ask the run to end (cancel or shutdown); the provider call is closed by cancelling its task."""
+        if self.finished or self.stop_reason:
+            return
+        self.stop_reason = reason
+        if self.task is not None:
+            self.task.cancel()
+
+    def take_pending(self) -> tuple[list[dict], str, str]:
+        events, self.pending = self.pending, []
+        return events, "".join(self.content), "".join(self.reasoning)
+
+
+# One thread does every write of the slice persister, so the token path never waits for the database.
+_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-persist")
+
+
+def run_db(fn, *args):
+    """Run a blocking database function on the persister's thread."""
+    return asyncio.get_running_loop().run_in_executor(_db_executor, _with_connection, fn, args)
+
+
+def _with_connection(fn, args):
+    close_old_connections()
+    return fn(*args)
+
+
+def close_db_connections() -> None:
+    """Close the persister thread's connection (server shutdown, end of a test)."""
+    _db_executor.submit(connections.close_all).result()
+
+
+class Persister:
+    """Writes the events of every dirty run of one event loop in one transaction per slice, then fans them out."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.dirty: set[Run] = set()
+        self.task: asyncio.Task | None = None
+        self.control_task: asyncio.Task | None = None
+        self.last_heartbeat = time.monotonic()
+        self.lock = asyncio.Lock()
+        # Other processes ask this loop's runs to stop through this channel (see chats.generations.generation_cancel).
+        self.runner = f"parley.runner.{uuid.uuid4().hex}"
+
+    def ensure_running(self) -> None:
+        """Start the slice loop (and the stop listener, with a shared channel layer); call in this loop."""
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._loop(), context=contextvars.Context())
+        if (self.control_task is None or self.control_task.done()) and shared_channel_layer() is not None:
+            self.control_task = self.loop.create_task(self._listen_for_stops(), context=contextvars.Context())
+
+    async def _listen_for_stops(self) -> None:
+        layer = shared_channel_layer()
+        while True:
+            try:
+                message = await layer.receive(self.runner)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Stop listener lost the channel layer; retrying")
+                await asyncio.sleep(1)
+                continue
+            run = RUNS.get(str(message.get("generation_id")))
+            if run is not None and run.loop is self.loop:
+                run.stop(message.get("reason") or "cancelled")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(SLICE_SECONDS)
+            try:
+                await self.flush()
+                if time.monotonic() - self.last_heartbeat >= HEARTBEAT_SECONDS:
+                    await self._heartbeat()
+            except Exception:
+                logger.exception("Persisting generation events failed; retrying in the next slice")
+            if not self.dirty and not any(run.loop is self.loop for run in RUNS.values()):
+                self.task = None
+                return
+
+    async def flush(self, final: tuple[Run, dict] | None = None) -> None:
+        """Persist what is pending; `final` also stores the end state of one run in the same transaction."""
+        async with self.lock:
+            runs, self.dirty = self.dirty, set()
+            if final is not None:
+                runs.add(final[0])
+            batch = []
+            for run in runs:
+                events, content, reasoning = run.take_pending()
+                if events or (final is not None and run is final[0]):
+                    batch.append((run, events, content, reasoning))
+            if not batch:
+                return
+            final_state = final[1] if final is not None else None
+            final_run = final[0] if final is not None else None
+            try:
+                await run_db(_write_slices, [
+                    (run.generation_id, run.message_id, events, content, reasoning,
+                     final_state if run is final_run else None, run.lock_key, run.conversation_id)
+                    for run, events, content, reasoning in batch
+                ])
+            except Exception:
+                # Put the events back in front so the next slice retries them in order.
+                for run, events, _content, _reasoning in batch:
+                    run.pending[:0] = events
+                    self.dirty.add(run)
+                raise
+            await fan_out([(run.generation_id, events) for run, events, _c, _r in batch if events])
+
+    async def _heartbeat(self) -> None:
+        self.last_heartbeat = time.monotonic()
+        ids = [run.generation_id for run in RUNS.values() if run.loop is self.loop]
+        if ids:
+            await run_db(_touch_heartbeats, ids)
+
+
+_persisters: dict[asyncio.AbstractEventLoop, Persister] = {}
+_persisters_lock = threading.Lock()
+
+
+def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
+    persister = _persisters.get(loop)
+    if persister is None:
+        with _persisters_lock:
+            persister = _persisters.setdefault(loop, Persister(loop))
+    return persister
+
+
+def _write_slices(items) -> None:
+    from chats.models import Conversation, Generation, GenerationSlice, Message
+
+    now = timezone.now()
+    with transaction.atomic():
+        GenerationSlice.objects.bulk_create([
+            GenerationSlice(generation_id=gid, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], events=events)
+            for gid, _mid, events, *_rest in items if events
+        ])
+        for gid, mid, events, content, reasoning, final, lock_key, conversation_id in items:
+            generation_fields = {"heartbeat_at": now}
+            if events:
+                generation_fields["last_seq"] = events[-1]["seq"]
+            message_fields = {"content": content, "reasoning": reasoning, "updated_at": now}
+            if final is not None:
+                generation_fields.update(final["generation"])
+                message_fields.update(final["message"])
+            Generation.objects.filter(pk=gid).update(**generation_fields)
+            if mid is not None:
+                Message.objects.filter(pk=mid).update(**message_fields)
+            if final is not None and conversation_id is not None:
+                release_conversation(conversation_id=conversation_id, lock_key=lock_key, generation_id=gid,
+                                     conversation_model=Conversation, generation_model=Generation)
+
+
+def release_conversation(*, conversation_id, lock_key, generation_id, conversation_model, generation_model) -> None:
+    """Free the conversation for the next send once no generation holding its lock is still running."""
+    from chats.models import GenerationStatus
+
+    still_running = generation_model.objects.filter(
+        conversation_id=conversation_id, status__in=[GenerationStatus.QUEUED, GenerationStatus.RUNNING]
+    ).exclude(pk=generation_id)
+    if lock_key != str(generation_id):
+        still_running = still_running.filter(group_id=lock_key)
+    else:
+        still_running = still_running.none()
+    if not still_running.exists():
+        conversation_model.objects.filter(pk=conversation_id, active_stream=lock_key).update(active_stream=None)
+
+
+def _touch_heartbeats(ids) -> None:
+    from chats.models import Generation
+
+    Generation.objects.filter(pk__in=ids).update(heartbeat_at=timezone.now())
+
+
+async def fan_out(items: list[tuple[str, list[dict]]]) -> None:
+    """Publish persisted slices to other processes (only a shared channel layer reaches them)."""
+    layer = shared_channel_layer()
+    if layer is None:
+        return
+    for generation_id, events in items:
+        try:
+            await layer.group_send(group_name(generation_id), {"type": "generation.slice", "events": events})
+        except Exception:
+            # Followers elsewhere catch up from the database when the channel layer is unreachable.
+            logger.warning("Could not publish generation %s events to the channel layer", generation_id)
+
+
+def shared_channel_layer():
+    """The channel layer if it spans processes (Redis); None for the in-memory layer or none at all."""
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return None
+    return layer
