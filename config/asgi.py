@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSocket through the Channels router."""
+"""ASGI entry point: HTTP through Django, WebSocket through the Channels router, lifespan for generations."""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -7,14 +7,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from accounts.websocket_auth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
+from chats.lifespan import lifespan_app  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.websocket_origin import SettingsOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SettingsOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "lifespan": lifespan_app,
     }
 )

@@ -1,7 +1,7 @@
 """API routes of this app (mounted under /api/v1/); ids are matched loosely so a bad one is a JSON 404."""
 from django.urls import path
 
-from chats.api import views
+from chats.api import streaming, views
 
 urlpatterns = [
     path("conversations/", views.ConversationListView.as_view(), name="api-conversations"),
@@ -11,6 +11,17 @@ urlpatterns = [
         views.MessageListView.as_view(),
         name="api-conversation-messages",
     ),
+    # Streaming (chats/api/streaming.py)
+    path("conversations/<str:conversation_id>/stream/", streaming.conversation_stream, name="api-conversation-stream"),
+    path(
+        "conversations/<str:conversation_id>/completions/",
+        streaming.conversation_completions,
+        name="api-conversation-completions",
+    ),
+    path("chat/stream/", streaming.chat_stream, name="api-chat-stream"),
+    path("generations/<str:generation_id>/", streaming.GenerationDetailView.as_view(), name="api-generation"),
+    path("generations/<str:generation_id>/stream/", streaming.generation_stream, name="api-generation-stream"),
+    path("generations/<str:generation_id>/cancel/", streaming.generation_cancel_view, name="api-generation-cancel"),
     path("presets/", views.PresetListView.as_view(), name="api-presets"),
     path("presets/<str:preset_id>/", views.PresetDetailView.as_view(), name="api-preset"),
 ]
