@@ -331,7 +331,7 @@
   }
 
   async function selectSibling(messageId) {
-    return P.api("POST", `/api/v1/conversations/${conversationId}/messages/${messageId}/select/`, {});
+    return P.api("POST", `/api/v1/messages/${messageId}/select/`, {});
   }
 
   // ---------- streaming transport ----------

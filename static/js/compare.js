@@ -173,7 +173,7 @@
 
   async function pickAnswer(col) {
     try {
-      await P.api("POST", `/api/v1/conversations/${conversationId}/messages/${col.messageId}/select/`, {});
+      await P.api("POST", `/api/v1/messages/${col.messageId}/select/`, {});
     } catch (err) {
       P.toast("Could not select this answer: " + err.message);
       return;

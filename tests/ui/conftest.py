@@ -1,0 +1,133 @@
+"""Browser fixtures: one Debian Chromium per session (Playwright), a live ASGI server, signed-in pages."""
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_collection_modifyitems(config, items):
+    # Everything under tests/ui drives the browser.
+    for item in items:
+        if "tests/ui/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+class _ThreadedUvicorn:
+    """The project's ASGI app on a loopback port the OS picked, served from a daemon thread."""
+
+    def __init__(self):
+        import uvicorn
+
+        from config.asgi import application
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(application, lifespan="off", log_level="warning", ws="websockets")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture(scope="session")
+def ui_server():
+    server = _ThreadedUvicorn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # One Chromium per module, not per session: Playwright's sync API keeps an event loop running in this
+    # thread while it lives, which must be gone before tests of other packages (some async) run.
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (see DEVELOPERS.md)")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    # Playwright's loop makes Django think every ORM call in a test is in async code; these calls are plain
+    # synchronous test set-up and assertions, so the guard is lifted for browser tests only.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def live(ui_server, transactional_db):
+    """The live server's base URL, with a database whose writes the server thread can see."""
+    return ui_server.url
+
+
+def _session_cookie(user, url):
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+            "url": url}
+
+
+@pytest.fixture
+def ui_user(transactional_db, django_user_model):
+    return django_user_model.objects.create_user(username="ada", password=PASSWORD)
+
+
+@pytest.fixture
+def new_page(browser, live):
+    """Opens pages in fresh contexts; `user=` signs the context in. Console errors are collected."""
+    contexts = []
+
+    def open_page(*, user=None, width=1280, height=860, color_scheme="light"):
+        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme)
+        context.set_default_timeout(10_000)
+        if user is not None:
+            context.add_cookies([_session_cookie(user, live)])
+        contexts.append(context)
+        page = context.new_page()
+        page.js_errors = []
+        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shot():
+    """Saves a full-page screenshot under test-artifacts/screenshots/ for a person to look at."""
+
+    def save(page, name: str):
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+    return save
