@@ -112,6 +112,12 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 20 * 60}
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "refresh-model-catalog": {
+        "task": "providers.tasks.refresh_catalog",
+        "schedule": float(env.int("MODEL_CATALOG_TTL", default=3600)),
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -173,6 +179,14 @@ PARLEY_ENCRYPTION_KEYS = env.list("PARLEY_ENCRYPTION_KEYS", default=[])
 PARLEY_DEFAULT_MODEL = env("PARLEY_DEFAULT_MODEL", default="openrouter/openai/gpt-4o-mini")
 PARLEY_COMPARE_MODELS = env.list("PARLEY_COMPARE_MODELS", default=[])
 MODEL_CATALOG_TTL = env.int("MODEL_CATALOG_TTL", default=3600)
+# Provider HTTP: seconds to connect, to the response headers, and of silence mid-stream; retries happen only
+# before the first token, for 408/429/5xx/overloaded, waiting Retry-After (or backoff) up to the cap in total.
+PARLEY_PROVIDER_CONNECT_TIMEOUT = env.float("PARLEY_PROVIDER_CONNECT_TIMEOUT", default=10.0)
+PARLEY_PROVIDER_FIRST_BYTE_TIMEOUT = env.float("PARLEY_PROVIDER_FIRST_BYTE_TIMEOUT", default=120.0)
+PARLEY_PROVIDER_IDLE_TIMEOUT = env.float("PARLEY_PROVIDER_IDLE_TIMEOUT", default=300.0)
+PARLEY_PROVIDER_MAX_RETRIES = env.int("PARLEY_PROVIDER_MAX_RETRIES", default=3)
+PARLEY_PROVIDER_RETRY_BACKOFF = env.float("PARLEY_PROVIDER_RETRY_BACKOFF", default=0.5)
+PARLEY_PROVIDER_RETRY_WAIT_CAP = env.float("PARLEY_PROVIDER_RETRY_WAIT_CAP", default=4.0)
 APP_URL = env("APP_URL", default="http://127.0.0.1:8000")
 APP_TITLE = env("APP_TITLE", default="Parley")
 DEEPGRAM_API_KEY = env("DEEPGRAM_API_KEY", default="")
