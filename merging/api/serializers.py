@@ -65,3 +65,43 @@ class MergeJobDetailSerializer(MergeJobSerializer):
 class MergeAcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
+
+
+class CompareRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    prompt = serializers.CharField(trim_whitespace=False, help_text="The question every model answers.")
+    models = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_empty=False,
+        help_text="`provider/model-id` each, at most 8, no repeats. Default: PARLEY_COMPARE_MODELS, else the "
+                  "first listed model of every provider with a configured key.")
+    conversation_id = serializers.UUIDField(required=False, allow_null=True,
+                                            help_text="Ask inside this conversation (with its history).")
+    stream = serializers.BooleanField(required=False, default=False,
+                                      help_text="Answer with SSE events tagged by model instead of JSON.")
+
+    def validate_prompt(self, value: str) -> str:
+        from chats.validation import validate_message_content
+
+        return validate_message_content(value)
+
+
+class CompareAnswerSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    provider = serializers.CharField()
+    content = serializers.CharField()
+    reasoning = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    error_code = serializers.CharField(allow_null=True)
+    status = serializers.CharField(help_text="complete | failed | cancelled | interrupted")
+    latency_ms = serializers.IntegerField(allow_null=True)
+    ttft_ms = serializers.IntegerField(allow_null=True)
+    usage = serializers.DictField()
+    message_id = serializers.UUIDField()
+    generation_id = serializers.UUIDField()
+
+
+class CompareResponseSerializer(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    user_message_id = serializers.UUIDField()
+    group_id = serializers.UUIDField()
+    selected_message_id = serializers.UUIDField(allow_null=True)
+    responses = CompareAnswerSerializer(many=True)
