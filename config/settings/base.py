@@ -110,7 +110,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 20 * 60}
+# A task whose worker died unacknowledged is redelivered after this many seconds (longer than any task runs).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=20 * 60)}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "refresh-model-catalog": {
@@ -178,6 +179,13 @@ SPECTACULAR_SETTINGS = {
 PARLEY_ENCRYPTION_KEYS = env.list("PARLEY_ENCRYPTION_KEYS", default=[])
 PARLEY_DEFAULT_MODEL = env("PARLEY_DEFAULT_MODEL", default="openrouter/openai/gpt-4o-mini")
 PARLEY_COMPARE_MODELS = env.list("PARLEY_COMPARE_MODELS", default=[])
+PARLEY_COMPARE_MAX_MODELS = env.int("PARLEY_COMPARE_MAX_MODELS", default=8)
+# Merges: an identical request within this many seconds returns the same job; context assumed for models the
+# catalog does not know (tokens); merge model output is persisted and broadcast in slices of this many seconds.
+PARLEY_MERGE_DEDUP_SECONDS = env.int("PARLEY_MERGE_DEDUP_SECONDS", default=30)
+PARLEY_MERGE_MAX_SOURCES = env.int("PARLEY_MERGE_MAX_SOURCES", default=10)
+PARLEY_MERGE_DEFAULT_CONTEXT = env.int("PARLEY_MERGE_DEFAULT_CONTEXT", default=32_768)
+PARLEY_MERGE_SLICE_SECONDS = env.float("PARLEY_MERGE_SLICE_SECONDS", default=0.1)
 MODEL_CATALOG_TTL = env.int("MODEL_CATALOG_TTL", default=3600)
 # Provider HTTP: seconds to connect, to the response headers, and of silence mid-stream; retries happen only
 # before the first token, for 408/429/5xx/overloaded, waiting Retry-After (or backoff) up to the cap in total.
