@@ -1,8 +1,5 @@
-"""Browser fixtures: one Debian Chromium per session (Playwright), a live ASGI server, signed-in pages."""
+"""Browser fixtures: one Debian Chromium per test module (Playwright), a live ASGI server, signed-in pages."""
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,45 +15,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/ui/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
-
-
-class _ThreadedUvicorn:
-    """The project's ASGI app on a loopback port the OS picked, served from a daemon thread."""
-
-    def __init__(self):
-        import uvicorn
-
-        from config.asgi import application
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(application, lifespan="off", log_level="warning", ws="websockets")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("live server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
-
-
-@pytest.fixture(scope="session")
-def ui_server():
-    server = _ThreadedUvicorn().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +40,9 @@ def _orm_beside_playwright(monkeypatch):
 
 
 @pytest.fixture
-def live(ui_server, transactional_db):
-    """The live server's base URL, with a database whose writes the server thread can see."""
-    return ui_server.url
+def live(live_asgi):
+    """The base URL of the whole app on a real socket (tests/fixtures/live_server.py), over a transactional DB."""
+    return live_asgi.url
 
 
 def _session_cookie(user, url):

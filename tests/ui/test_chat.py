@@ -1,0 +1,165 @@
+"""The conversation page against the live app and the fake provider: streaming, stop, reload, retry, safety."""
+import re
+import time
+
+from playwright.sync_api import expect
+
+from chats.models import Message
+
+REPLY = ".msg-assistant .msg-body"
+
+
+def story(n: int) -> str:
+    return " ".join(f"w{i}" for i in range(1, n + 1))
+
+
+def start_chat(page, live, model: str, text: str):
+    """From the new-chat page: pick `model` in the picker by typing its id, send `text` with Enter."""
+    page.goto(f"{live}/")
+    page.click("#model-chip")
+    page.fill("#picker-q", model)
+    page.press("#picker-q", "Enter")
+    expect(page.locator("#model-chip-label")).to_have_text(model)
+    page.fill("#composer-input", text)
+    page.press("#composer-input", "Enter")
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
+
+
+def watch_reply(page, selector: str = REPLY, *, until: str, timeout: float = 15) -> list[str]:
+    """The distinct texts the last reply element showed until it contained `until`."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = page.locator(selector)
+        text = replies.last.inner_text().strip() if replies.count() else ""
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        if until in text:
+            return seen
+        page.wait_for_timeout(25)
+    raise AssertionError(f"the reply never showed {until!r}; saw {seen[-3:]}")
+
+
+def test_reply_arrives_in_pieces_with_usage_and_latency(new_page, live, ui_user, fake_provider, shot):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "openai/story-12-80", "Tell me a story")
+    expect(page.locator(".msg-user .msg-body")).to_have_text("Tell me a story")
+    seen = watch_reply(page, until="w12")
+    partial = [t for t in seen if "w12" not in t]
+    assert len(partial) >= 2, f"text did not arrive in pieces: {seen}"
+    for earlier, later in zip(seen, seen[1:], strict=False):
+        assert later.startswith(earlier.rstrip()) and len(later) > len(earlier)
+    expect(page.locator(REPLY)).to_have_text(story(12))
+    meta = page.locator(".msg-assistant .msg-meta")
+    expect(meta).to_contain_text("total")
+    expect(page.locator("#send-btn")).to_be_visible()
+    expect(page.locator(".msg-assistant .model-name")).to_have_text("openai/story-12-80")
+    # The conversation is listed in the sidebar under the first message's words.
+    page.reload()
+    expect(page.locator(".conv-item.active")).to_contain_text("Tell me a story")
+    expect(page.locator(REPLY)).to_have_text(story(12))
+    shot(page, "chat-complete")
+    assert page.js_errors == []
+
+
+def test_enter_sends_and_shift_enter_adds_a_line(new_page, live, ui_user, fake_provider):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "openai/echo", "first")
+    expect(page.locator(REPLY)).to_have_text("You said: first")
+    page.fill("#composer-input", "line one")
+    page.press("#composer-input", "Shift+Enter")
+    page.type("#composer-input", "line two")
+    assert page.input_value("#composer-input") == "line one\nline two"
+    page.press("#composer-input", "Enter")
+    expect(page.locator(".msg-user .msg-body").last).to_have_text("line one\nline two")
+    expect(page.locator(REPLY).last).to_contain_text("line two")
+    assert page.input_value("#composer-input") == ""
+
+
+def test_stop_keeps_the_text_so_far(new_page, live, ui_user, fake_provider, shot):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "openai/story-60-100", "A long one please")
+    watch_reply(page, until="w3")
+    page.click("#stop-btn")
+    badge = page.locator(".msg-assistant .badge")
+    expect(badge).to_have_text("Stopped")
+    text = page.locator(REPLY).inner_text()
+    assert "w3" in text and "w60" not in text
+    expect(page.locator("#send-btn")).to_be_visible()
+    shot(page, "chat-stopped")
+    message = Message.objects.get(role="assistant")
+    assert message.status == "cancelled"
+    assert message.content.strip() and "w60" not in message.content
+
+
+def test_reload_mid_reply_shows_the_text_so_far_and_keeps_streaming(new_page, live, ui_user, fake_provider, shot):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "openai/story-24-100", "Keep going")
+    watch_reply(page, until="w4")
+    page.reload()
+    seen = watch_reply(page, until="w24")
+    assert any("w24" not in t for t in seen), "after the reload the reply was already complete; nothing resumed"
+    expect(page.locator(REPLY)).to_have_text(story(24))
+    expect(page.locator(".msg-assistant")).to_have_count(1)
+    shot(page, "chat-resumed")
+    page.reload()
+    expect(page.locator(REPLY)).to_have_text(story(24))
+
+
+def test_failed_reply_shows_the_error_and_retries(new_page, live, ui_user, fake_provider, shot):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "openai/fail-after-2", "This will fail")
+    error = page.locator(".msg-assistant .msg-error")
+    expect(error).to_be_visible()
+    expect(page.locator(".msg-assistant .badge")).to_have_text("Failed")
+    expect(page.locator(REPLY)).to_contain_text("w2")
+    shot(page, "chat-failed")
+    error.get_by_role("button", name="Retry").click()
+    expect(page.locator(".msg-assistant")).to_have_count(2)
+    expect(page.locator(".msg-assistant .msg-error").last).to_be_visible()
+    assert Message.objects.filter(role="assistant").count() == 2
+
+
+XSS = (
+    '<img src=x onerror="window.__pwned=1;alert(1)"> <script>window.__pwned=2;alert(2)</script> '
+    "[click me](javascript:window.__pwned=3) "
+    '<a href="javascript:alert(4)">raw link</a> <svg onload="alert(5)"></svg> '
+    "[ok](https://example.com/safe)"
+)
+
+
+def assert_inert(page):
+    state = page.evaluate(
+        """() => ({
+            pwned: window.__pwned === undefined ? null : window.__pwned,
+            jsHrefs: [...document.querySelectorAll('[href]')].filter(a => /^\\s*javascript:/i.test(a.getAttribute('href'))).length,
+            handlers: [...document.querySelectorAll('#messages *')].filter(n => [...n.attributes].some(a => /^on/i.test(a.name))).length,
+            scripts: document.querySelectorAll('#messages script').length,
+            imgs: [...document.querySelectorAll('#messages img')].map(i => i.getAttribute('src')),
+        })"""
+    )
+    assert state == {"pwned": None, "jsHrefs": 0, "handlers": 0, "scripts": 0, "imgs": state["imgs"]}, state
+    assert all(src is None or src.startswith("http") for src in state["imgs"]), state
+
+
+def test_model_and_user_text_cannot_run_script(new_page, live, ui_user, fake_provider, shot):
+    page = new_page(user=ui_user)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    start_chat(page, live, "openai/echo", XSS)
+    reply = page.locator(REPLY)
+    expect(reply).to_contain_text("raw link")
+    expect(page.locator(".msg-assistant .msg-meta")).to_contain_text("total")
+    # The echoed markup shows as text; the only link left is the https one.
+    expect(reply).to_contain_text("<script>")
+    expect(reply.locator("a[href]")).to_have_count(1)
+    expect(reply.locator("a[href]")).to_have_attribute("href", "https://example.com/safe")
+    assert_inert(page)
+    shot(page, "chat-xss-inert")
+    # The same text rendered from the server page (json_script) after a reload.
+    page.reload()
+    expect(page.locator(REPLY)).to_contain_text("raw link")
+    page.wait_for_timeout(200)
+    assert_inert(page)
+    assert dialogs == []
+    assert page.js_errors == []
