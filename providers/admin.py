@@ -2,7 +2,7 @@
 from django import forms
 from django.contrib import admin
 
-from providers.models import CustomEndpoint, ProviderKey
+from providers.models import CatalogFetch, CatalogModel, CustomEndpoint, ProviderKey
 from providers.selectors import BUILTIN_PROVIDERS
 
 
@@ -80,3 +80,29 @@ class CustomEndpointAdmin(admin.ModelAdmin):
     readonly_fields = ["hint", "created_at"]
     fields = ["slug", "name", "base_url", "api_key", "owner", *readonly_fields]
     autocomplete_fields = ["owner"]
+
+
+@admin.register(CatalogModel)
+class CatalogModelAdmin(admin.ModelAdmin):
+    """The fetched model catalog: read-only, refreshed by providers.tasks.refresh_catalog."""
+
+    list_display = ["id", "provider", "name", "context_length", "pricing_prompt", "pricing_completion", "fetched_at"]
+    list_filter = ["provider"]
+    search_fields = ["id", "name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CatalogFetch)
+class CatalogFetchAdmin(admin.ModelAdmin):
+    list_display = ["provider", "ok", "fetched_at", "attempted_at", "error"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

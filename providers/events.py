@@ -8,8 +8,11 @@ class EventKind(StrEnum):
     REASONING = "reasoning"     # text: the reasoning delta
     TOOL_CALL = "tool_call"     # data: {"id", "name", "arguments"} — a whole call, assembled from deltas
     CITATIONS = "citations"     # data: {"citations": [url | {"url", "title"}]}
-    USAGE = "usage"             # data: {"prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost"}
-    FINISH = "finish"           # data: {"finish_reason"} — the provider's end marker was seen
+    # data: {"prompt_tokens", "completion_tokens" (reasoning included), "reasoning_tokens", "cached_tokens", "cost"}
+    USAGE = "usage"
+    # data: {"finish_reason"} — the provider's end marker was seen; metadata: what to store on the reply
+    # for replay (anthropic_thinking, reasoning_details, gemini_parts, tool_calls)
+    FINISH = "finish"
 
 
 @dataclass(slots=True)

@@ -54,18 +54,12 @@ def _secret(obj, provider: str) -> str:
 
 def resolve_route(*, model: str, user_id: int | None) -> Route:
     """Where a chat with `model` goes for this user, with which key (user's, then shared, then env)."""
-    from providers.models import CustomEndpoint, ProviderKey
+    from providers.models import ProviderKey
 
     provider, model_id = split_model(model)
     spec = PROVIDERS.get(provider)
     if spec is None:
-        endpoint, source = _stored_key(CustomEndpoint, user_id=user_id, slug=provider)
-        if endpoint is None:
-            raise errors.UnknownProvider(f"No provider called {provider!r} is known.", provider=provider)
-        api_key = _secret(endpoint, provider) if endpoint.encrypted_secret else ""
-        return Route(provider=provider, model=model, model_id=model_id, base_url=endpoint.base_url.rstrip("/"),
-                     api_key=api_key, key_source=source if api_key else "", protocol="openai_chat",
-                     user_endpoint=source == "user")
+        return _custom_route(provider=provider, model=model, model_id=model_id, user_id=user_id)
     config = env_config(provider)
     base_url = (config.get("base_url") or spec.default_base_url).rstrip("/")
     key, source = _stored_key(ProviderKey, user_id=user_id, provider=provider)
@@ -79,6 +73,51 @@ def resolve_route(*, model: str, user_id: int | None) -> Route:
         )
     return Route(provider=provider, model=model, model_id=model_id, base_url=base_url, api_key=api_key,
                  key_source=source, protocol=spec.protocol)
+
+
+def _custom_route(*, provider: str, model: str, model_id: str, user_id: int | None) -> Route:
+    """A custom endpoint (the user's own first, then a shared one) and the key that may go to it.
+
+    A user's own endpoint gets only that user's secrets (its own key, or their stored key for the slug):
+    never a shared or environment key, which would hand an admin's key to a URL a user chose.
+    """
+    from providers.models import CustomEndpoint, ProviderKey
+
+    endpoint, source = _stored_key(CustomEndpoint, user_id=user_id, slug=provider)
+    if endpoint is None:
+        raise errors.UnknownProvider(f"No provider called {provider!r} is known.", provider=provider)
+    user_endpoint = source == "user"
+    key = None
+    if user_id is not None:
+        key = ProviderKey.objects.filter(owner_id=user_id, provider=provider).order_by("-created_at", "-pk").first()
+    if key is None and not user_endpoint:
+        key = ProviderKey.objects.filter(owner__isnull=True, provider=provider).order_by("-created_at", "-pk").first()
+    if key is not None:
+        api_key, key_source = _secret(key, provider), "user" if key.owner_id else "shared"
+    elif endpoint.encrypted_secret:
+        api_key, key_source = _secret(endpoint, provider), source
+    else:
+        api_key, key_source = "", ""
+    return Route(provider=provider, model=model, model_id=model_id, base_url=endpoint.base_url.rstrip("/"),
+                 api_key=api_key, key_source=key_source, protocol="openai_chat", user_endpoint=user_endpoint)
+
+
+def route_for_key(key) -> Route:
+    """Where a stored key belongs, to ask its provider about it (raises SecretUndecryptable)."""
+    from providers.models import CustomEndpoint
+
+    spec = PROVIDERS.get(key.provider)
+    api_key = key.get_secret()
+    if spec is not None:
+        base_url = (env_config(key.provider).get("base_url") or spec.default_base_url).rstrip("/")
+        return Route(provider=key.provider, model=f"{key.provider}/", model_id="", base_url=base_url,
+                     api_key=api_key, key_source="user" if key.owner_id else "shared", protocol=spec.protocol)
+    endpoint, source = _stored_key(CustomEndpoint, user_id=key.owner_id, slug=key.provider)
+    if endpoint is None or (source == "user" and key.owner_id is None):
+        raise errors.UnknownProvider(f"No provider called {key.provider!r} is known.", provider=key.provider)
+    return Route(provider=key.provider, model=f"{key.provider}/", model_id="", base_url=endpoint.base_url.rstrip("/"),
+                 api_key=api_key, key_source="user" if key.owner_id else "shared", protocol="openai_chat",
+                 user_endpoint=source == "user")
 
 
 def configured_providers(user_id: int | None) -> dict[str, str | None]:

@@ -63,3 +63,41 @@ def configured_providers(*, user_id: int | None) -> dict[str, bool]:
     for slug in custom_endpoint_list(user_id=user_id).values_list("slug", flat=True):
         result[slug] = True
     return result
+
+
+# --- the model catalog and providers overview (providers layer) ----------------------------------
+
+def catalog_list(*, providers=None, q: str = "", capability: str = "") -> QuerySet:
+    """Stored catalog entries, filtered; `providers` limits to those slugs."""
+    from providers.models import CatalogModel
+
+    models = CatalogModel.objects.all()
+    if providers is not None:
+        models = models.filter(provider__in=list(providers))
+    if q:
+        models = models.filter(Q(id__icontains=q) | Q(name__icontains=q))
+    rows = models.order_by("provider", "id")
+    if capability:
+        # JSON containment is not portable to SQLite; the catalog is small enough to filter here.
+        return [row for row in rows if capability in (row.capabilities or [])]
+    return rows
+
+
+def catalog_fetches(*, providers) -> dict:
+    from providers.models import CatalogFetch
+
+    return {fetch.provider: fetch for fetch in CatalogFetch.objects.filter(provider__in=list(providers))}
+
+
+def custom_endpoint_get(*, user, endpoint_id) -> CustomEndpoint | None:
+    """The caller's own endpoint (shared ones are deleted by admins in the admin site)."""
+    try:
+        endpoint_id = int(endpoint_id)
+    except (TypeError, ValueError):
+        return None
+    queryset = CustomEndpoint.objects.filter(pk=endpoint_id)
+    if user.is_staff:
+        queryset = queryset.filter(Q(owner=user) | Q(owner__isnull=True))
+    else:
+        queryset = queryset.filter(owner=user)
+    return queryset.first()

@@ -15,3 +15,161 @@ def provider_key_create(*, owner, provider: str, api_key: str, label: str = "") 
 
 def provider_key_delete(*, key: ProviderKey) -> None:
     key.delete()
+
+
+# --- key validation, custom endpoints and the model catalog (providers layer) ------------------------
+
+def provider_key_validate(*, key: ProviderKey) -> tuple[bool, str]:
+    """Ask the key's provider with its cheapest call; store and return (valid, detail).
+
+    Raises a ProviderError when the provider cannot be asked (unreachable, overloaded): that says
+    nothing about the key, so nothing is stored.
+    """
+    from asgiref.sync import async_to_sync
+    from django.utils import timezone
+
+    from core.encryption import SecretUndecryptable
+    from providers.gateway import route_for_key
+    from providers.registry import get_adapter
+
+    try:
+        route = route_for_key(key)
+    except SecretUndecryptable:
+        valid, detail = False, "This key can no longer be decrypted; please re-enter it."
+    else:
+        valid, detail = async_to_sync(get_adapter(route.protocol).validate_key)(route)
+    key.valid, key.validation_detail, key.last_validated_at = valid, detail[:500], timezone.now()
+    key.save(update_fields=["valid", "validation_detail", "last_validated_at"])
+    return valid, detail
+
+
+@transaction.atomic
+def custom_endpoint_create(*, owner, slug: str, name: str, base_url: str, api_key: str = ""):
+    """A custom OpenAI-compatible endpoint; `owner` None makes it shared (admins only, checked by the caller).
+
+    A user's endpoint must not resolve to loopback, private, link-local or metadata addresses; the
+    same check runs again on every connection (providers.transport.GuardedNetworkBackend).
+    """
+    from urllib.parse import urlsplit
+
+    from django.core.exceptions import ValidationError
+
+    from providers import errors
+    from providers.models import CustomEndpoint
+    from providers.registry import PROVIDERS
+    from providers.transport import check_host_allowed
+
+    if slug in PROVIDERS:
+        raise ValidationError({"slug": ValidationError(f"'{slug}' is a built-in provider.", code="slug_taken")})
+    if CustomEndpoint.objects.filter(owner=owner, slug=slug).exists():
+        raise ValidationError({"slug": ValidationError(f"There is already an endpoint called '{slug}'.",
+                                                       code="slug_taken")})
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError({"base_url": ValidationError("Enter an http(s) URL.", code="invalid_url")})
+    if owner is not None:
+        try:
+            check_host_allowed(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        except errors.BlockedEndpoint as exc:
+            raise ValidationError({"base_url": ValidationError(exc.message, code="blocked_endpoint")})
+    endpoint = CustomEndpoint(owner=owner, slug=slug, name=name, base_url=base_url.rstrip("/"))
+    if api_key:
+        endpoint.set_secret(api_key)
+    else:
+        endpoint.encrypted_secret, endpoint.hint = "", ""
+    endpoint.save()
+    return endpoint
+
+
+def custom_endpoint_delete(*, endpoint) -> None:
+    endpoint.delete()
+
+
+def catalog_refresh(*, user_id: int | None = None, providers: list[str] | None = None) -> dict[str, str]:
+    """Fetch each reachable provider's model list and store it; a failure keeps the last good list.
+
+    Returns {slug: "ok" | error message}. Providers without a list endpoint get their static list.
+    """
+    from asgiref.sync import async_to_sync
+
+    from providers import errors
+    from providers.gateway import configured_providers, resolve_route
+    from providers.registry import PROVIDERS, get_adapter
+
+    reachable = configured_providers(user_id)
+    outcome: dict[str, str] = {}
+    for slug, source in reachable.items():
+        if source is None or (providers and slug not in providers):
+            continue
+        spec = PROVIDERS.get(slug)
+        if spec is None and source == "user":
+            continue  # a user's own endpoint is not part of the shared catalog
+        try:
+            route = resolve_route(model=f"{slug}/catalog", user_id=user_id)
+            entries = async_to_sync(get_adapter(route.protocol).list_models)(route)
+        except errors.ProviderError as exc:
+            _catalog_failed(slug, exc.message, spec.static_models if spec else ())
+            outcome[slug] = exc.message
+            continue
+        except Exception as exc:  # a malformed list must not stop the other providers
+            _catalog_failed(slug, f"Unreadable model list ({type(exc).__name__}).", spec.static_models if spec else ())
+            outcome[slug] = "unreadable model list"
+            continue
+        _catalog_store(slug, entries)
+        outcome[slug] = "ok"
+    return outcome
+
+
+def _price(value):
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        price = Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+    return price if price is None or price >= 0 else None  # OpenRouter marks variable pricing with -1
+
+
+@transaction.atomic
+def _catalog_store(slug: str, entries: list[dict]) -> None:
+    from django.utils import timezone
+
+    from providers.models import CatalogFetch, CatalogModel
+
+    now = timezone.now()
+    CatalogModel.objects.filter(provider=slug).delete()
+    seen = set()
+    rows = []
+    for entry in entries:
+        if entry["id"] in seen:
+            continue
+        seen.add(entry["id"])
+        pricing = entry.get("pricing") or {}
+        rows.append(CatalogModel(
+            id=entry["id"][:300], provider=slug, name=(entry.get("name") or entry["id"])[:300],
+            context_length=entry.get("context_length") or None, pricing_prompt=_price(pricing.get("prompt")),
+            pricing_completion=_price(pricing.get("completion")), capabilities=entry.get("capabilities") or [],
+            fetched_at=now,
+        ))
+    CatalogModel.objects.bulk_create(rows)
+    CatalogFetch.objects.update_or_create(
+        provider=slug, defaults={"fetched_at": now, "attempted_at": now, "ok": True, "error": ""}
+    )
+
+
+@transaction.atomic
+def _catalog_failed(slug: str, message: str, static_models) -> None:
+    from django.utils import timezone
+
+    from providers.models import CatalogFetch, CatalogModel
+
+    now = timezone.now()
+    fetch, _ = CatalogFetch.objects.get_or_create(provider=slug)
+    fetch.attempted_at, fetch.ok, fetch.error = now, False, message[:500]
+    fetch.save()
+    if static_models and not CatalogModel.objects.filter(provider=slug).exists():
+        # Nothing good to keep yet: offer the maintained static list rather than nothing.
+        CatalogModel.objects.bulk_create([
+            CatalogModel(id=f"{slug}/{model_id}", provider=slug, name=model_id, capabilities=["text"], fetched_at=now)
+            for model_id in static_models
+        ])

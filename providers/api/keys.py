@@ -107,3 +107,30 @@ def _owned_key(request, key_id) -> ProviderKey:
 
 
 # The providers layer adds `ProviderKeyValidateView` (POST /keys/{id}/validate/) below, using _owned_key.
+
+
+class KeyValidationSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class ProviderKeyValidateView(APIView):
+    @extend_schema(
+        operation_id="keys_validate",
+        summary="Check a stored key with its provider",
+        description="Asks the provider with its cheapest authenticated call and stores the verdict "
+        "(`valid`, `last_validated_at`). 502/503 when the provider cannot be asked at all.",
+        request=None,
+        parameters=[_KEY_ID],
+        responses={200: KeyValidationSerializer, **error_responses(404, 502, 503)},
+    )
+    def post(self, request, key_id):
+        from providers.api.views import ProviderApiError
+        from providers.errors import ProviderError
+
+        key = _owned_key(request, key_id)
+        try:
+            valid, detail = services.provider_key_validate(key=key)
+        except ProviderError as exc:
+            raise ProviderApiError(exc)
+        return Response({"valid": valid, "detail": detail})
