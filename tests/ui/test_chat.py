@@ -132,8 +132,10 @@ def assert_inert(page):
     state = page.evaluate(
         """() => ({
             pwned: window.__pwned === undefined ? null : window.__pwned,
-            jsHrefs: [...document.querySelectorAll('[href]')].filter(a => /^\\s*javascript:/i.test(a.getAttribute('href'))).length,
-            handlers: [...document.querySelectorAll('#messages *')].filter(n => [...n.attributes].some(a => /^on/i.test(a.name))).length,
+            jsHrefs: [...document.querySelectorAll('[href]')]
+                .filter(a => /^\\s*javascript:/i.test(a.getAttribute('href'))).length,
+            handlers: [...document.querySelectorAll('#messages *')]
+                .filter(n => [...n.attributes].some(a => /^on/i.test(a.name))).length,
             scripts: document.querySelectorAll('#messages script').length,
             imgs: [...document.querySelectorAll('#messages img')].map(i => i.getAttribute('src')),
         })"""
