@@ -1,4 +1,5 @@
 """Settings shared by every configuration; values come from the environment (django-environ)."""
+import os
 from pathlib import Path
 
 import environ
@@ -8,7 +9,12 @@ VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
+_preset_names = set(os.environ)
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `NAME=` left empty in .env (as .env.example lists them) means "not set": the default applies.
+for _name in set(os.environ) - _preset_names:
+    if not os.environ[_name].strip():
+        del os.environ[_name]
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
@@ -88,7 +94,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis (optional): channel layer, Celery broker and cache.
 REDIS_URL = env("REDIS_URL", default="")
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
