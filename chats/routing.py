@@ -1,4 +1,8 @@
 """WebSocket routes of this app."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns = []
+from chats.consumers import ConversationConsumer
+
+websocket_urlpatterns = [
+    path("ws/conversations/<str:conversation_id>/", ConversationConsumer.as_asgi()),
+]

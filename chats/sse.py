@@ -9,10 +9,16 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 
 PING_SECONDS = 15.0
 PING = b": ping\n\n"
+
+
+def ping_seconds() -> float:
+    """Seconds of silence before a `: ping` (PARLEY_SSE_PING_SECONDS, default 15)."""
+    return float(getattr(settings, "PARLEY_SSE_PING_SECONDS", PING_SECONDS))
 
 
 def encode_event(event: dict) -> str:
@@ -54,12 +60,12 @@ async def _frames_from_events(events: AsyncIterator[dict], ping_seconds: float) 
 
 
 def sse_response(events: AsyncIterator[dict] | None = None, *, batches: AsyncIterator[list[dict]] | None = None,
-                 ping_seconds: float = PING_SECONDS, headers: dict | None = None) -> StreamingHttpResponse:
+                 ping_every: float | None = None, headers: dict | None = None) -> StreamingHttpResponse:
     """A text/event-stream response that proxies and browsers pass through unbuffered."""
     if batches is not None:
         frames = _frames_from_batches(batches)
     else:
-        frames = _frames_from_events(events, ping_seconds)
+        frames = _frames_from_events(events, ping_every or ping_seconds())
     response = StreamingHttpResponse(frames, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

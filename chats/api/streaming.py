@@ -32,7 +32,7 @@ from chats.generations import (
 )
 from chats.models import Generation, MessageRole
 from chats.selectors import conversation_get
-from chats.sse import sse_response
+from chats.sse import ping_seconds, sse_response
 from core.exceptions import api_exception_handler
 from core.serializers import ErrorSerializer
 from providers.errors import ProviderError
@@ -79,7 +79,7 @@ async def _authenticate(request):
         check.process_request(request)
         refused = check.process_view(request, None, (), {})
         if refused is not None:
-            raise exceptions.PermissionDenied(f"CSRF Failed: {refused.reason_phrase}")
+            raise exceptions.PermissionDenied(f"CSRF Failed: {refused}")
     return user
 
 
@@ -132,7 +132,7 @@ def _documented_by(schema_view: type[APIView]):
 
 
 def _stream(generation_id, after: int = 0) -> HttpResponse:
-    return sse_response(batches=generation_event_batches(generation_id, after=after),
+    return sse_response(batches=generation_event_batches(generation_id, after=after, idle_timeout=ping_seconds()),
                         headers={"X-Generation-ID": str(generation_id)})
 
 
@@ -285,7 +285,7 @@ async def _stateless_events(route, chat_request):
     """The same events as a stored generation, numbered the same way; the upstream call ends with the client."""
     from chats.generations import relay_stateless
 
-    async with contextlib.aclosing(relay_stateless(route, chat_request)) as events:
+    async with contextlib.aclosing(relay_stateless(route, chat_request, idle_timeout=ping_seconds())) as events:
         async for batch in events:
             yield batch
 

@@ -23,16 +23,19 @@ def parse_sse(text: str) -> list[dict]:
 
 
 async def read_events(response: httpx.Response, *, stop_after: int | None = None) -> list[dict]:
-    """Read SSE events from a streaming response, optionally dropping the connection after `stop_after` events."""
-    buffer, events = "", []
-    async for chunk in response.aiter_text():
-        buffer += chunk
-        while "\n\n" in buffer:
-            frame, buffer = buffer.split("\n\n", 1)
+    """Read SSE events from a streaming response: all of them, or the next `stop_after` (call again for more)."""
+    state = response.extensions.setdefault("sse_reader", {"chunks": response.aiter_text(), "buffer": ""})
+    events: list[dict] = []
+    while True:
+        while "\n\n" in state["buffer"]:
+            frame, state["buffer"] = state["buffer"].split("\n\n", 1)
             events.extend(parse_sse(frame + "\n\n"))
             if stop_after is not None and len(events) >= stop_after:
                 return events
-    return events
+        try:
+            state["buffer"] += await anext(state["chunks"])
+        except StopAsyncIteration:
+            return events
 
 
 def text_of(events: list[dict]) -> str:

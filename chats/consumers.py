@@ -1,0 +1,154 @@
+"""WebSocket `/ws/conversations/{id}/`: send a message and watch the reply, cancel it, resume a generation.
+
+Client frames: {"type":"send","content","model"?}, {"type":"cancel","generation_id"?},
+{"type":"resume","generation_id","after"}. Server frames: the SPEC §4 events, one per frame; a bad frame gets an
+`error` event (without `seq`) and the connection stays open. Anonymous → close 4401; another user's conversation
+→ close 4404.
+"""
+import asyncio
+import contextlib
+import json
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import Http404
+from rest_framework import exceptions
+
+from chats.generations import (
+    ACTIVE,
+    aconversation_reply_start,
+    generation_cancel,
+    generation_event_batches,
+    generation_get,
+)
+from chats.selectors import conversation_get
+from chats.validation import validate_message_content, validate_model_name
+from providers.errors import ProviderError
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _detail(exc: exceptions.APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        detail = next(iter(detail.values()), "")
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail)
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.follow_task: asyncio.Task | None = None
+        self.generation_id = None
+        self.user = self.scope.get("user")
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            self.conversation = await sync_to_async(conversation_get)(
+                user=self.user, conversation_id=self.scope["url_route"]["kwargs"]["conversation_id"]
+            )
+        except Http404:
+            await self.close(code=CLOSE_NOT_FOUND)
+
+    async def disconnect(self, code):
+        # The reply goes on without us: only stop following it.
+        await self._stop_following()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            frame = json.loads(text_data) if text_data is not None else None
+            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                raise FrameError("bad_frame", 'A frame is a JSON object with a "type".')
+            handler = {"send": self._send_message, "cancel": self._cancel, "resume": self._resume}.get(frame["type"])
+            if handler is None:
+                raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}; use send, cancel or resume.")
+            await handler(frame)
+        except ValueError:
+            await self._error("bad_frame", "The frame is not valid JSON.")
+        except FrameError as exc:
+            await self._error(exc.code, exc.message)
+        except ProviderError as exc:
+            await self._error(exc.code, exc.message, retryable=exc.retryable)
+        except exceptions.APIException as exc:
+            await self._error(exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code, _detail(exc))
+        except Http404:
+            await self._error("not_found", "No such generation.")
+
+    async def _error(self, code, message: str, *, retryable: bool = False):
+        if not isinstance(code, str):
+            code = "invalid"
+        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message,
+                                              "retryable": retryable}))
+
+    # --- frames ---
+
+    async def _send_message(self, frame: dict):
+        unknown = set(frame) - {"type", "content", "message", "model"}
+        if unknown:
+            raise FrameError("unknown_field", f"Unknown fields: {', '.join(sorted(unknown))}.")
+        content = frame.get("content", frame.get("message"))
+        if not isinstance(content, str):
+            raise FrameError("invalid", '"content" must be a string.')
+        model = frame.get("model") or ""
+        if not isinstance(model, str):
+            raise FrameError("invalid", '"model" must be a string.')
+        try:
+            content = validate_message_content(content)
+            if model.strip():
+                model = await sync_to_async(validate_model_name)(model, user_id=self.user.pk)
+        except exceptions.ValidationError as exc:
+            raise FrameError(str(exc.get_codes()[0]) if isinstance(exc.get_codes(), list) else "invalid",
+                             _detail(exc))
+        generation = await aconversation_reply_start(user=self.user, conversation=self.conversation,
+                                                     content=content, model=model or None)
+        await self._follow(generation.pk, 0)
+
+    async def _cancel(self, frame: dict):
+        generation_id = frame.get("generation_id") or self.generation_id
+        if generation_id is None:
+            generation_id = await sync_to_async(self._running_generation_id)()
+        if generation_id is None:
+            raise FrameError("nothing_to_cancel", "No reply is streaming in this conversation.")
+        await sync_to_async(generation_cancel)(user=self.user, generation_id=generation_id)
+
+    def _running_generation_id(self):
+        return self.conversation.generations.filter(status__in=ACTIVE).values_list("pk", flat=True).first()
+
+    async def _resume(self, frame: dict):
+        after = frame.get("after", 0)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise FrameError("invalid", '"after" must be a whole number ≥ 0.')
+        generation = await sync_to_async(generation_get)(user=self.user, generation_id=frame.get("generation_id"))
+        if generation.conversation_id != self.conversation.pk:
+            raise Http404()
+        await self._follow(generation.pk, after)
+
+    # --- following a generation ---
+
+    async def _follow(self, generation_id, after: int):
+        await self._stop_following()
+        self.generation_id = generation_id
+        self.follow_task = asyncio.get_running_loop().create_task(self._relay(generation_id, after))
+
+    async def _relay(self, generation_id, after: int):
+        async with contextlib.aclosing(generation_event_batches(generation_id, after=after)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    await self.send(text_data=json.dumps(event, separators=(",", ":")))
+
+    async def _stop_following(self):
+        task, self.follow_task = self.follow_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
