@@ -1,0 +1,122 @@
+"""`POST /api/v1/compare/`: one prompt to many models at once, as JSON when all are done or as tagged SSE.
+
+An async view (like the other streaming endpoints), so waiting on N models holds no thread.
+"""
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.http import JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.views import APIView
+
+from chats.api.streaming import _api_view, _documented_by, _json_body
+from chats.models import Message
+from core.openapi import error_responses
+from merging.api.serializers import CompareRequestSerializer, CompareResponseSerializer
+from merging.compare import CompareRun, compare_collect, compare_events, compare_models_validate, compare_start
+
+PING_SECONDS = 15.0
+
+COMPARE_DESCRIPTION = """Asks every model the same `prompt` at once; the wall time is the slowest model's, and one
+model failing never delays or breaks the others. Stored as ONE user message with one sibling assistant answer per
+model (`reply_to` = the user message), each produced by a generation of its own that shares the compare's
+`group_id`. The first answer to complete becomes `selected` (the one the conversation continues from); change it
+with `POST /api/v1/messages/{id}/select/`.
+
+Every model is checked before anything is stored: 400 `invalid_model`, `unknown_provider`,
+`provider_not_configured`, `duplicate_models`, `too_many_models` (over 8), `no_models`; 404 for a foreign
+`conversation_id`; 409 while another reply streams in that conversation; 413 for a prompt over
+PARLEY_MAX_MESSAGE_CHARS.
+
+`stream: false` (default): JSON once every model is done, answers in the order of `models`.
+
+`stream: true`: `text/event-stream` of the live-chat events (`start`, `content`, `reasoning`, `usage`, `error`,
+`done`...) of all models interleaved as they arrive. Every event carries `model`, `message_id`, `generation_id` and
+its generation's own `seq`. Frame `id:`s number the combined stream (unique, increasing); they are not resume
+points: to resume, follow each unfinished model's generation with
+`GET /api/v1/generations/{generation_id}/stream/?after=<last seq seen for it>`. The stream ends after every model's
+`done`. Headers `X-Conversation-ID`, `X-User-Message-ID` and `X-Compare-Group-ID` name what was stored; the
+WebSocket `ws/compare/` follows the same group again."""
+
+
+async def numbered_frames(events: AsyncIterator[dict], ping_seconds: float = PING_SECONDS) -> AsyncIterator[bytes]:
+    """SSE frames with their own increasing ids (events keep their generation's `seq`); `: ping` on silence."""
+    from merging.api.views import sse_frame
+
+    iterator = aiter(events)
+    pending, frame_id = None, 0
+    try:
+        while True:
+            pending = pending or asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=ping_seconds)
+            if not done:
+                yield b": ping\n\n"
+                continue
+            finished, pending = pending, None
+            try:
+                event = finished.result()
+            except StopAsyncIteration:
+                return
+            frame_id += 1
+            yield sse_frame(frame_id, event)
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        with contextlib.suppress(Exception):
+            await iterator.aclose()
+
+
+def _validated(data: dict, user) -> dict:
+    serializer = CompareRequestSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    validated = dict(serializer.validated_data)
+    validated["models"] = compare_models_validate(user_id=user.pk, models=validated.get("models"))
+    return validated
+
+
+def _selected_message_id(run: CompareRun) -> str | None:
+    selected = Message.objects.filter(reply_to=run.user_message, selected=True).values_list("id", flat=True).first()
+    return str(selected) if selected else None
+
+
+class CompareSchema(APIView):
+    @extend_schema(
+        operation_id="compare", tags=["compare"], summary="Ask several models the same question at once",
+        description=COMPARE_DESCRIPTION, request=CompareRequestSerializer,
+        responses={
+            200: CompareResponseSerializer,
+            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="SSE, see above"),
+            **error_responses(400, 404, 409, 413),
+        },
+    )
+    def post(self, request):  # pragma: no cover - schema only
+        raise NotImplementedError
+
+
+@_documented_by(CompareSchema)
+@_api_view
+async def compare_view(request, user):
+    if request.method != "POST":
+        return JsonResponse({"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
+                            status=405)
+    data = await sync_to_async(_validated)(_json_body(request), user)
+    run = await compare_start(user=user, prompt=data["prompt"], models=data["models"],
+                              conversation_id=data.get("conversation_id"))
+    ids = {"conversation_id": str(run.conversation.id), "user_message_id": str(run.user_message.id),
+           "group_id": str(run.group_id)}
+    if data["stream"]:
+        from merging.api.views import event_stream_response
+
+        response = event_stream_response(numbered_frames(compare_events(run)))
+        response["X-Conversation-ID"] = ids["conversation_id"]
+        response["X-User-Message-ID"] = ids["user_message_id"]
+        response["X-Compare-Group-ID"] = ids["group_id"]
+        return response
+    responses = await compare_collect(run)
+    selected = await sync_to_async(_selected_message_id)(run)
+    return JsonResponse({**ids, "selected_message_id": selected, "responses": responses})

@@ -1,0 +1,211 @@
+"""Compare: one prompt to many models at once, each answer a generation of its own, stored as siblings."""
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+
+from chats.models import Conversation, Generation, Message, MessageRole
+from merging.services import MergeRequestInvalid, check_model, message_select
+
+MAX_MODELS = 8
+
+
+def default_compare_models(*, user_id: int) -> list[str]:
+    """PARLEY_COMPARE_MODELS, else the first listed model of every provider this user has a key for."""
+    if settings.PARLEY_COMPARE_MODELS:
+        return list(settings.PARLEY_COMPARE_MODELS)
+    from providers import gateway
+    from providers.registry import PROVIDERS
+
+    models = []
+    for slug, source in gateway.configured_providers(user_id).items():
+        spec = PROVIDERS.get(slug)
+        if source is not None and spec is not None and spec.static_models:
+            models.append(f"{slug}/{spec.static_models[0]}")
+    return models
+
+
+def compare_models_validate(*, user_id: int, models: list[str] | None) -> list[str]:
+    """The models to ask, each reachable by this user; a 4xx naming the first problem otherwise."""
+    explicit = models is not None
+    models = [m.strip() for m in models] if explicit else default_compare_models(user_id=user_id)
+    if not models:
+        raise MergeRequestInvalid(
+            "No models to compare: pass `models`, set PARLEY_COMPARE_MODELS, or add a provider key.",
+            code="no_models")
+    if len(set(models)) != len(models):
+        raise MergeRequestInvalid("The same model is listed more than once.", code="duplicate_models")
+    limit = getattr(settings, "PARLEY_COMPARE_MAX_MODELS", MAX_MODELS)
+    if len(models) > limit:
+        raise MergeRequestInvalid(f"At most {limit} models can be compared at once.", code="too_many_models")
+    for model in models:
+        try:
+            check_model(model=model, user_id=user_id)
+        except MergeRequestInvalid as exc:
+            raise MergeRequestInvalid(f"{model}: {exc.detail}", code=exc.detail.code, status_code=exc.status_code)
+    return models
+
+
+@dataclass
+class CompareRun:
+    conversation: Conversation
+    user_message: Message
+    group_id: uuid.UUID
+    generations: list[Generation] = field(default_factory=list)
+
+
+def _store_prompt(*, user, prompt: str, conversation_id) -> tuple[Conversation, Message]:
+    from chats.selectors import conversation_get
+    from chats.services import conversation_create, message_create
+
+    with transaction.atomic():
+        if conversation_id:
+            conversation = conversation_get(user=user, conversation_id=conversation_id)
+        else:
+            conversation = conversation_create(owner=user)
+        message = message_create(conversation=conversation, content=prompt, role=MessageRole.USER)
+    return conversation, message
+
+
+def _discard(*, conversation: Conversation, message: Message, created: bool) -> None:
+    """Undo the stored prompt when not one model could be started (the conversation is busy)."""
+    if created:
+        conversation.delete()
+    else:
+        message.delete()
+
+
+async def compare_start(*, user, prompt: str, models: list[str], conversation_id=None) -> CompareRun:
+    """Store the prompt and start one generation per model, all sharing a group id; they run concurrently."""
+    from chats.generations import ageneration_start
+
+    conversation, message = await sync_to_async(_store_prompt)(
+        user=user, prompt=prompt, conversation_id=conversation_id)
+    run = CompareRun(conversation, message, uuid.uuid4())
+    try:
+        for model in models:
+            run.generations.append(await ageneration_start(
+                user=user, conversation=conversation, reply_to=message, model=model, group_id=run.group_id))
+    except Exception:
+        if not run.generations:
+            await sync_to_async(_discard)(conversation=conversation, message=message, created=not conversation_id)
+        raise
+    return run
+
+
+class Tally:
+    """One model's answer as its events arrive."""
+
+    def __init__(self, generation: Generation):
+        self.generation = generation
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.error: dict | None = None
+        self.usage: dict = {}
+        self.done: dict | None = None
+
+    def add(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind == "content":
+            self.content.append(event.get("content", ""))
+        elif kind == "reasoning":
+            self.reasoning.append(event.get("reasoning", ""))
+        elif kind == "error":
+            self.error = event
+        elif kind == "usage":
+            self.usage = {k: v for k, v in event.items() if k not in ("type", "seq", "model", "message_id",
+                                                                       "generation_id")}
+        elif kind == "done":
+            self.done = event
+
+    def response(self) -> dict:
+        model = self.generation.model
+        done = self.done or {}
+        return {
+            "model": model,
+            "provider": model.split("/", 1)[0],
+            "content": "".join(self.content),
+            "reasoning": "".join(self.reasoning),
+            "error": self.error.get("message") if self.error else None,
+            "error_code": self.error.get("code") if self.error else None,
+            "status": done.get("status"),
+            "latency_ms": done.get("latency_ms"),
+            "ttft_ms": done.get("ttft_ms"),
+            "usage": self.usage,
+            "message_id": str(self.generation.message_id),
+            "generation_id": str(self.generation.id),
+        }
+
+
+def tag(event: dict, generation: Generation) -> dict:
+    """A generation's event as a compare event: its own `seq`, plus which model and message it belongs to."""
+    return {**event, "model": generation.model, "message_id": str(generation.message_id),
+            "generation_id": str(generation.id)}
+
+
+async def compare_events(run: CompareRun, *, after: dict[str, int] | None = None) -> AsyncIterator[dict]:
+    """Every generation's events, tagged, interleaved as they arrive; ends after the last `done`.
+
+    Following this makes the first model to complete the selected answer (the live-chat engine selects the first
+    started one until then). Closing it leaves the generations running.
+    """
+    from chats.generations import generation_events
+
+    queue: asyncio.Queue = asyncio.Queue()
+    after = after or {}
+
+    async def pump(generation: Generation):
+        try:
+            async for event in generation_events(generation.id, after=after.get(str(generation.id), 0)):
+                await queue.put(tag(event, generation))
+        finally:
+            await queue.put(None)
+
+    pumps = [asyncio.create_task(pump(g)) for g in run.generations]
+    remaining, selected = len(pumps), False
+    try:
+        while remaining:
+            event = await queue.get()
+            if event is None:
+                remaining -= 1
+                continue
+            if not selected and event["type"] == "done" and event.get("status") == "complete":
+                selected = True
+                await sync_to_async(message_select)(owner=run.conversation.owner_id, message_id=event["message_id"])
+            yield event
+    finally:
+        for task in pumps:
+            task.cancel()
+        for task in pumps:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def compare_collect(run: CompareRun) -> list[dict]:
+    """Wait for every model and return their answers in the order the models were given."""
+    tallies = {str(g.id): Tally(g) for g in run.generations}
+    async with contextlib.aclosing(compare_events(run)) as events:
+        async for event in events:
+            tallies[event["generation_id"]].add(event)
+    return [tally.response() for tally in tallies.values()]
+
+
+def compare_group(*, user, group_id) -> CompareRun:
+    """An earlier compare of this user's, to follow again (WebSocket)."""
+    from django.http import Http404
+
+    from merging.selectors import valid_uuids
+
+    generations = list(
+        Generation.objects.filter(owner=user, group_id__in=valid_uuids([str(group_id)]))
+        .select_related("conversation", "message", "message__reply_to").order_by("created_at")
+    )
+    if not generations or generations[0].message is None:
+        raise Http404("No such compare.")
+    first = generations[0]
+    return CompareRun(first.conversation, first.message.reply_to, first.group_id, generations)

@@ -1,0 +1,139 @@
+"""Compare over a live ASGI server and the fake provider: concurrent answers, stored as siblings, JSON and SSE."""
+import time
+
+import httpx
+import pytest
+
+from chats.models import Conversation, Message
+from tests.merging.conftest import parse_sse
+
+pytestmark = pytest.mark.usefixtures("fake_provider")
+
+MODELS = ["openai/story-8-60", "anthropic/story-6-80", "openai/fail-after-2", "gemini/echo"]
+
+
+def compare(live_asgi, auth, timeout=30, **body):
+    return httpx.post(f"{live_asgi.url}/api/v1/compare/", json=body, headers=auth, timeout=timeout)
+
+
+def test_compare_json_runs_models_concurrently_and_stores_siblings(live_asgi, auth, user):
+    started = time.monotonic()
+    response = compare(live_asgi, auth, prompt="Tell me a story", models=MODELS)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    assert response.status_code == 200, response.text
+    body = response.json()
+    answers = {r["model"]: r for r in body["responses"]}
+    assert [r["model"] for r in body["responses"]] == MODELS
+
+    assert answers["openai/story-8-60"]["content"] == "".join(f"w{i} " for i in range(1, 9))
+    assert answers["anthropic/story-6-80"]["content"] == "".join(f"w{i} " for i in range(1, 7))
+    assert answers["gemini/echo"]["content"] == "You said: Tell me a story"
+    assert answers["anthropic/story-6-80"]["provider"] == "anthropic"
+    failed = answers["openai/fail-after-2"]
+    assert failed["error"] and failed["status"] == "failed" and failed["content"] == "w1 w2 "
+    for model in ("openai/story-8-60", "anthropic/story-6-80", "gemini/echo"):
+        assert answers[model]["error"] is None and answers[model]["status"] == "complete"
+        assert answers[model]["latency_ms"] >= answers[model]["ttft_ms"] >= 0
+        assert answers[model]["usage"]["completion_tokens"] > 0
+
+    # Concurrent, not one after the other: the whole call took less than the models' latencies added up.
+    latencies = [answers[m]["latency_ms"] for m in ("openai/story-8-60", "anthropic/story-6-80")]
+    assert elapsed_ms < sum(latencies)
+
+    question = Message.objects.get(pk=body["user_message_id"])
+    assert question.role == "user" and question.content == "Tell me a story"
+    assert str(question.conversation_id) == body["conversation_id"]
+    siblings = list(Message.objects.filter(reply_to=question))
+    assert {str(m.id) for m in siblings} == {r["message_id"] for r in body["responses"]}
+    assert {m.model for m in siblings} == set(MODELS)
+    # The first answer to complete is the one the conversation continues from.
+    [selected] = [m for m in siblings if m.selected]
+    assert selected.status == "complete" and str(selected.id) == body["selected_message_id"]
+    assert selected.model == "gemini/echo"  # the fastest one
+
+    choice = answers["anthropic/story-6-80"]["message_id"]
+    picked = httpx.post(f"{live_asgi.url}/api/v1/messages/{choice}/select/", headers=auth, timeout=10)
+    assert picked.status_code == 200 and picked.json()["selected"] is True
+    assert [str(m.id) for m in Message.objects.filter(reply_to=question, selected=True)] == [choice]
+
+
+def test_compare_sse_tags_every_event(live_asgi, auth):
+    models = ["openai/story-5-30", "openai/fail-after-1", "deepseek/story-3-50"]
+    with httpx.stream("POST", f"{live_asgi.url}/api/v1/compare/", headers=auth, timeout=30,
+                      json={"prompt": "Go", "models": models, "stream": True}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        group_id = response.headers["X-Compare-Group-ID"]
+        events = parse_sse(response.read().decode())
+    frame_ids = [int(e["_id"]) for e in events]
+    assert frame_ids == sorted(set(frame_ids)) and frame_ids[0] == 1
+    by_model = {m: [e for e in events if e["model"] == m] for m in models}
+    assert sum(map(len, by_model.values())) == len(events)
+    for own in by_model.values():
+        assert [e["seq"] for e in own] == list(range(1, len(own) + 1))
+        assert own[0]["type"] == "start" and own[-1]["type"] == "done"
+        assert len({e["message_id"] for e in own}) == 1 and own[0]["message_id"] == own[-1]["message_id"]
+    text = {m: "".join(e.get("content", "") for e in own if e["type"] == "content") for m, own in by_model.items()}
+    assert text == {"openai/story-5-30": "w1 w2 w3 w4 w5 ", "openai/fail-after-1": "w1 ",
+                    "deepseek/story-3-50": "w1 w2 w3 "}
+    assert [e["type"] for e in by_model["openai/fail-after-1"]][-2:] == ["error", "done"]
+    assert by_model["openai/fail-after-1"][-1]["status"] == "failed"
+    stored = Message.objects.filter(generation__group_id=group_id)
+    assert {m.content for m in stored} == set(text.values())
+
+
+def test_compare_resumes_per_generation(live_asgi, auth):
+    with httpx.stream("POST", f"{live_asgi.url}/api/v1/compare/", headers=auth, timeout=30,
+                      json={"prompt": "Go", "models": ["openai/story-12-40", "openai/story-4-10"],
+                            "stream": True}) as response:
+        seen = []
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                seen.append(line)
+            if len(seen) == 3:
+                break  # the client drops the connection
+    events = parse_sse("\n\n".join(seen) + "\n\n")
+    slow = [e for e in events if e["model"] == "openai/story-12-40"] or events[:1]
+    generation_id, after = slow[-1]["generation_id"], slow[-1]["seq"]
+    rest = httpx.get(f"{live_asgi.url}/api/v1/generations/{generation_id}/stream/?after={after}", headers=auth,
+                     timeout=30)
+    more = parse_sse(rest.text)
+    assert [e["seq"] for e in more] == list(range(after + 1, after + 1 + len(more)))
+    assert more[-1]["type"] == "done"
+
+
+def test_compare_defaults_to_configured_models(live_asgi, auth, settings):
+    settings.PARLEY_COMPARE_MODELS = ["openai/echo", "xai/echo"]
+    body = compare(live_asgi, auth, prompt="hi").json()
+    assert [r["model"] for r in body["responses"]] == ["openai/echo", "xai/echo"]
+    assert {r["content"] for r in body["responses"]} == {"You said: hi"}
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"models": ["openai/echo", "nosuch/model"]}, 400, "unknown_provider"),
+    ({"models": ["openai/echo", "no-slash"]}, 400, "invalid_model"),
+    ({"models": ["openai/echo", "openai/echo"]}, 400, "duplicate_models"),
+    ({"models": [f"openai/echo-{i}" for i in range(9)]}, 400, "too_many_models"),
+    ({"models": ["openai/echo"], "colour": "red"}, 400, "unknown_field"),
+    ({"prompt": "  "}, 400, "blank"),
+    ({"models": ["anthropic/claude-sonnet-4-5"]}, 400, "provider_not_configured"),
+    ({"conversation_id": "00000000-0000-0000-0000-000000000000"}, 404, "not_found"),
+])
+def test_bad_compare_requests_store_nothing(live_asgi, auth, settings, body, status, code):
+    settings.PARLEY_PROVIDER_ENV = {**settings.PARLEY_PROVIDER_ENV,
+                                    "anthropic": {"api_key": "", "base_url": "http://127.0.0.1:9"}}
+    response = compare(live_asgi, auth, **{"prompt": "hi", "models": ["openai/echo"], **body})
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
+    assert Conversation.objects.count() == 0 and Message.objects.count() == 0
+
+
+def test_compare_in_someone_elses_conversation_is_404(live_asgi, auth, other_user):
+    theirs = Conversation.objects.create(owner=other_user, title="theirs")
+    response = compare(live_asgi, auth, prompt="hi", models=["openai/echo"], conversation_id=str(theirs.id))
+    assert response.status_code == 404
+    assert Message.objects.count() == 0
+
+
+def test_compare_requires_authentication(live_asgi):
+    response = httpx.post(f"{live_asgi.url}/api/v1/compare/", json={"prompt": "hi"}, timeout=10)
+    assert response.status_code == 401
