@@ -88,8 +88,9 @@
   Parley.results = (data) => (Array.isArray(data) ? data : (data && (data.results || data.models)) || []);
 
   // ---------- SSE over fetch (POST bodies and session cookies, which EventSource cannot send) ----------
-  Parley.streamSSE = async function (url, { method = "GET", body, signal, onEvent }) {
-    const headers = { Accept: "text/event-stream" };
+  Parley.streamSSE = async function (url, { method = "GET", body, signal, onEvent, onResponse }) {
+    // "*/*" too: some streaming views sit behind DRF content negotiation, which refuses a bare event-stream.
+    const headers = { Accept: "text/event-stream, */*;q=0.1" };
     if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(url, {
@@ -108,6 +109,7 @@
       }
       throw new ApiError(res.status, data && data.detail, data && data.code);
     }
+    if (onResponse) onResponse(res);
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -308,21 +310,34 @@
   });
 
   // ---------- merge jobs ----------
-  /** Follows a merge job's stream (status, content, error, merge_complete); falls back to polling its state. */
-  Parley.followMerge = async function (jobId, { onStatus, onContent, onError, onComplete }) {
+  /** Follows a merge job's stream (status, content, error, merge_complete); falls back to polling its state.
+   *  onText gets the whole text so far: `offset` places a delta, a new `round` starts the text over. */
+  Parley.followMerge = async function (jobId, { onStatus, onText, onError, onComplete }) {
     let finished = false;
-    const finish = (job) => {
+    let text = "";
+    let round = null;
+    const finish = (evt) => {
       if (finished) return;
       finished = true;
-      onComplete(job);
+      if (evt.status === "failed") onError(evt.error || evt.message || "The merge failed");
+      else onComplete(evt);
     };
     try {
       await Parley.streamSSE(`/api/v1/merges/${jobId}/stream/`, {
         onEvent: (evt) => {
           if (evt.type === "status") onStatus(evt);
-          else if (evt.type === "content") onContent(evt.content || "");
-          else if (evt.type === "error") onError(evt.message || evt.detail || evt.code || "The merge failed");
-          else if (evt.type === "merge_complete") finish(evt);
+          else if (evt.type === "content") {
+            if (evt.round !== undefined && evt.round !== round) {
+              if (round !== null) text = "";
+              round = evt.round;
+            }
+            const at = typeof evt.offset === "number" ? Math.min(evt.offset, text.length) : text.length;
+            text = text.slice(0, at) + (evt.content || "");
+            onText(text);
+          } else if (evt.type === "error") {
+            finished = true;
+            onError(evt.message || evt.detail || evt.code || "The merge failed");
+          } else if (evt.type === "merge_complete") finish(evt);
         },
       });
     } catch (err) {
@@ -332,10 +347,9 @@
       const job = await Parley.api("GET", `/api/v1/merges/${jobId}/`);
       onStatus(job);
       if (job.status === "succeeded") {
-        finish({ conversation_id: job.result_conversation_id, message_id: job.result_message_id });
+        finish({ status: "succeeded", conversation_id: job.result_conversation_id, message_id: job.result_message_id });
       } else if (job.status === "failed") {
-        onError(job.error || "The merge failed");
-        finished = true;
+        finish({ status: "failed", error: job.error });
       } else await new Promise((r) => setTimeout(r, 1000));
     }
   };

@@ -42,7 +42,7 @@
   function makeColumn(model) {
     const col = { model, content: "", reasoning: "", status: "waiting", usage: {}, messageId: null, pending: false };
     col.badge = el("span", { class: "badge", text: "waiting" });
-    col.body = el("div", { class: "column-body md" }, el("span", { class: "typing" }, el("i"), el("i"), el("i")));
+    col.body = el("div", { class: "answer md" }, el("span", { class: "typing" }, el("i"), el("i"), el("i")));
     col.reasoningBox = el("details", { class: "reasoning", hidden: true }, el("summary", { text: "Reasoning" }));
     col.reasoningBody = el("div", { class: "reasoning-body md" });
     col.reasoningBox.append(col.reasoningBody);
@@ -54,8 +54,6 @@
       el("header", { class: "column-head" }, icon("cpu"), el("span", { class: "model-name", text: model, title: model }), col.badge),
       el("div", { class: "column-body" }, col.reasoningBox, col.body, col.error),
       el("footer", { class: "column-foot" }, col.stats, col.pick));
-    // The inner body carries the markdown; the outer one scrolls.
-    col.body.classList.remove("column-body");
     return col;
   }
   function setBadge(col, text, cls) {
@@ -157,7 +155,12 @@
     const body = { prompt, models, stream: true };
     if (conversationId) body.conversation_id = conversationId;
     try {
-      await P.streamSSE("/api/v1/compare/", { method: "POST", body, onEvent });
+      await P.streamSSE("/api/v1/compare/", {
+        method: "POST",
+        body,
+        onEvent,
+        onResponse: (res) => (conversationId = res.headers.get("X-Conversation-ID") || conversationId),
+      });
     } catch (err) {
       P.toast("Compare failed: " + err.message);
     }
@@ -191,7 +194,6 @@
     out.hidden = false;
     bar.hidden = false;
     out.replaceChildren();
-    let text = "";
     $("fuse-status").textContent = "Fusing…";
     try {
       const job = await P.api("POST", "/api/v1/merges/", { message_ids: ids, model: fuseModel });
@@ -200,15 +202,22 @@
           if (s.progress != null) bar.firstElementChild.style.width = Math.min(100, s.progress) + "%";
           if (s.status) $("fuse-status").textContent = "Status: " + s.status;
         },
-        onContent: (c) => {
-          text += c;
-          P.renderMarkdown(out, text);
-        },
+        onText: (text) => P.renderMarkdown(out, text),
         onError: (m) => ($("fuse-status").textContent = "Fusion failed: " + m),
-        onComplete: (done) => {
+        onComplete: async (done) => {
           bar.firstElementChild.style.width = "100%";
-          const target = done.conversation_id || conversationId;
-          $("fuse-status").replaceChildren("Fused answer saved. ", el("a", { href: `/c/${target}/`, text: "Open the conversation →" }));
+          if (!out.textContent.trim() && done.message_id) {
+            // The job ended before we subscribed: show the stored answer instead of its stream.
+            try {
+              const page = await P.api("GET", `/api/v1/conversations/${conversationId}/messages/?page_size=100`);
+              const fused = P.results(page).find((m) => m.id === done.message_id);
+              if (fused) P.renderMarkdown(out, fused.content);
+            } catch (err) {
+              /* the link below still opens it */
+            }
+          }
+          $("fuse-status").replaceChildren("Fused answer saved as the selected answer. ",
+            el("a", { href: `/c/${conversationId}/`, id: "fuse-open", text: "Open the conversation →" }));
         },
       });
     } catch (err) {

@@ -27,7 +27,6 @@
     $("merge-open").hidden = true;
     const out = $("merge-output");
     out.replaceChildren();
-    let text = "";
     const state = $("merge-state");
     const body = { conversation_ids: ids, model };
     const instructions = $("merge-instructions").value.trim();
@@ -50,8 +49,7 @@
           }
           if (s.progress != null) $("merge-progress").style.width = Math.min(100, s.progress) + "%";
         },
-        onContent: (c) => {
-          text += c;
+        onText: (text) => {
           P.renderMarkdown(out, text);
           out.scrollTop = out.scrollHeight;
         },
@@ -60,6 +58,7 @@
           state.textContent = "succeeded";
           state.className = "badge badge-ok";
           $("merge-progress").style.width = "100%";
+          if (!out.textContent.trim()) out.textContent = "The merged conversation is ready.";
           if (done.conversation_id) {
             $("merge-open").href = `/c/${done.conversation_id}/`;
             $("merge-open").hidden = false;
