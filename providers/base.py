@@ -1,4 +1,5 @@
 """What a chat request is, where it goes (a Route), and what every wire-protocol adapter provides."""
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -84,8 +85,10 @@ class HttpAdapter(ProviderAdapter):
     async def stream(self, route: Route, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         from providers.transport import stream_events
 
-        async for event in stream_events(self, route, self.build_call(route, request)):
-            yield event
+        # aclosing: when our consumer stops, the upstream response is closed now, not at garbage collection.
+        async with contextlib.aclosing(stream_events(self, route, self.build_call(route, request))) as events:
+            async for event in events:
+                yield event
 
 
 class ToolCallAssembler:

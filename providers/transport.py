@@ -161,6 +161,10 @@ async def send(route: Route, call: HttpCall, *, stream: bool) -> httpx.Response:
     return response
 
 
+async def wait_before_retry(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
 def _retry_delay(exc: errors.ProviderError, attempt: int, waited: float) -> float | None:
     if not exc.retryable or isinstance(exc, errors.StreamTruncated):
         return None
@@ -217,7 +221,7 @@ async def stream_events(adapter, route: Route, call: HttpCall) -> AsyncIterator[
             if delay is None:
                 raise
             logger.info("provider %s: %s, retrying in %.2fs", route.provider, exc.code, delay)
-            await asyncio.sleep(delay)
+            await wait_before_retry(delay)
             waited += delay
             attempt += 1
 
