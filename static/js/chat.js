@@ -381,7 +381,9 @@
             resolve(false);
             return;
           }
-          // The generation goes on without us: reconnect and resume from the last event we saw.
+          // The generation goes on without us: reconnect and resume from the last event we saw;
+          // after a few failed tries, follow it over SSE instead.
+          if (this.retries >= 4) this.wsFailed = true;
           if (this.generation && !this.generation.done) {
             const delay = Math.min(4000, 300 * 2 ** this.retries++);
             setTimeout(() => this.resume(this.generation.id, this.generation.lastSeq), delay);
@@ -392,6 +394,16 @@
     }
     handle(evt) {
       if (!evt || typeof evt !== "object") return;
+      if (evt.type === "error" && evt.seq === undefined && !evt.local) {
+        // A refused frame (bad model, another reply running…): the reply it asked for never starts.
+        if (this.awaitingStart) {
+          this.awaitingStart = false;
+          this.onEvent(evt);
+          this.onEvent({ type: "done", status: "failed", local: true });
+        } else P.toast(evt.message || evt.code);
+        return;
+      }
+      if (typeof evt.seq === "number") this.awaitingStart = false;
       if (evt.type === "start" && evt.generation_id) {
         this.generation = { id: evt.generation_id, lastSeq: evt.seq || 0, done: false };
       } else if (this.generation && typeof evt.seq === "number") {
@@ -404,6 +416,7 @@
     }
     async send(content, chosenModel) {
       this.generation = null;
+      this.awaitingStart = true;
       if (await this.connect()) {
         this.ws.send(JSON.stringify({ type: "send", content, model: chosenModel }));
         return;
@@ -412,6 +425,7 @@
     }
     async resume(generationId, after) {
       this.generation = { id: generationId, lastSeq: after || 0, done: false };
+      this.awaitingStart = true;
       if (await this.connect()) {
         this.ws.send(JSON.stringify({ type: "resume", generation_id: generationId, after: after || 0 }));
         return;

@@ -42,6 +42,8 @@ def watch_reply(page, selector: str = REPLY, *, until: str, timeout: float = 15)
 
 def test_reply_arrives_in_pieces_with_usage_and_latency(new_page, live, ui_user, fake_provider, shot):
     page = new_page(user=ui_user)
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     start_chat(page, live, "openai/story-12-80", "Tell me a story")
     expect(page.locator(".msg-user .msg-body")).to_have_text("Tell me a story")
     seen = watch_reply(page, until="w12")
@@ -54,12 +56,28 @@ def test_reply_arrives_in_pieces_with_usage_and_latency(new_page, live, ui_user,
     expect(meta).to_contain_text("total")
     expect(page.locator("#send-btn")).to_be_visible()
     expect(page.locator(".msg-assistant .model-name")).to_have_text("openai/story-12-80")
+    assert any(url.endswith("/ws/conversations/" + page.url.rstrip("/").rsplit("/", 1)[-1] + "/") for url in sockets)
     # The conversation is listed in the sidebar under the first message's words.
     page.reload()
     expect(page.locator(".conv-item.active")).to_contain_text("Tell me a story")
     expect(page.locator(REPLY)).to_have_text(story(12))
     shot(page, "chat-complete")
     assert page.js_errors == []
+
+
+def test_sse_is_the_fallback_without_websocket(new_page, live, ui_user, fake_provider):
+    page = new_page(user=ui_user)
+    page.add_init_script("delete window.WebSocket")
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    start_chat(page, live, "openai/story-10-60", "Over SSE please")
+    seen = watch_reply(page, until="w10")
+    assert len([t for t in seen if "w10" not in t]) >= 2, seen
+    expect(page.locator(".msg-assistant .msg-meta")).to_contain_text("total")
+    page.fill("#composer-input", "and a second one")
+    page.press("#composer-input", "Enter")
+    expect(page.locator(REPLY).nth(1)).to_have_text(story(10))
+    assert sockets == []
 
 
 def test_enter_sends_and_shift_enter_adds_a_line(new_page, live, ui_user, fake_provider):
