@@ -195,6 +195,12 @@ async def compare_collect(run: CompareRun) -> list[dict]:
     return [tally.response() for tally in tallies.values()]
 
 
+def selected_message_id(run: CompareRun) -> str | None:
+    """The answer the conversation continues from after this compare."""
+    selected = Message.objects.filter(reply_to=run.user_message, selected=True).values_list("id", flat=True).first()
+    return str(selected) if selected else None
+
+
 def compare_group(*, user, group_id) -> CompareRun:
     """An earlier compare of this user's, to follow again (WebSocket)."""
     from django.http import Http404

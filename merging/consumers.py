@@ -1,32 +1,43 @@
-"""WebSocket `ws/merges/{id}/`: a merge job's events (current state first, then live) until merge_complete."""
+"""WebSockets of compare and merge: `ws/compare/` runs or follows compares, `ws/merges/{id}/` follows a merge job.
+
+Like `ws/conversations/{id}/`: anonymous → close 4401, another user's object → close 4404 (after accepting, so the
+client sees the code); a bad frame gets an `error` event and the connection stays open.
+"""
 import asyncio
 import contextlib
+import json
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
+from rest_framework import exceptions
 
 from merging import selectors
 from merging.streams import merge_job_events
+from providers.errors import ProviderError
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
 
 
 class MergeJobConsumer(AsyncJsonWebsocketConsumer):
-    """Send-only: the server pushes the same JSON events as the SSE stream, then closes."""
+    """Send-only: the same JSON events as the SSE stream (current state first), then the server closes."""
 
     follower: asyncio.Task | None = None
 
     async def connect(self):
+        await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         try:
             job = await database_sync_to_async(selectors.merge_job_get)(
                 owner=user, job_id=self.scope["url_route"]["kwargs"]["job_id"])
         except Http404:
-            await self.close(code=4404)
+            await self.close(code=CLOSE_NOT_FOUND)
             return
-        await self.accept()
         self.follower = asyncio.create_task(self._follow(job.id))
 
     async def _follow(self, job_id):
@@ -36,7 +47,6 @@ class MergeJobConsumer(AsyncJsonWebsocketConsumer):
         await self.close()
 
     async def receive_json(self, content, **kwargs):
-        # Clients have nothing to say on this socket; a ping is answered so they can check liveness.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
@@ -45,3 +55,115 @@ class MergeJobConsumer(AsyncJsonWebsocketConsumer):
             self.follower.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.follower
+
+
+def _api_error(exc: exceptions.APIException) -> tuple[str, str]:
+    detail = exc.detail
+    codes = exc.get_codes()
+    while isinstance(detail, dict | list) and detail:
+        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
+        codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
+    return str(codes), str(detail)
+
+
+class CompareConsumer(AsyncJsonWebsocketConsumer):
+    """Client frames: {"type":"compare","prompt","models"?,"conversation_id"?} starts a compare;
+    {"type":"follow","group_id","after"?:{generation_id: seq}} follows an earlier one; {"type":"cancel",
+    "generation_id"?} stops one model (or all) of the compare being followed.
+    Server frames: `compare_started` {conversation_id, user_message_id, group_id, generations:[{model,
+    message_id, generation_id}]}, then every generation's events tagged with `model`, `message_id`,
+    `generation_id` (and their own `seq`), then `compare_complete` {group_id, selected_message_id}."""
+
+    follower: asyncio.Task | None = None
+    run = None
+
+    async def connect(self):
+        await self.accept()
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler = {"compare": self._compare, "follow": self._follow_group, "cancel": self._cancel}.get(kind)
+        if handler is None:
+            await self._error("unknown_type", "Use a frame of type compare, follow or cancel.")
+            return
+        try:
+            await handler(content)
+        except exceptions.APIException as exc:
+            await self._error(*_api_error(exc))
+        except ProviderError as exc:
+            await self._error(exc.code, exc.message)
+        except Http404:
+            await self._error("not_found", "Not found.")
+
+    async def decode_json(self, text_data):
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
+
+    async def _error(self, code: str, message: str):
+        await self.send_json({"type": "error", "code": code, "message": message, "retryable": False})
+
+    async def _compare(self, frame: dict):
+        from merging.api.compare import compare_request_validate
+        from merging.compare import compare_start
+
+        data = {k: v for k, v in frame.items() if k != "type"}
+        validated = await sync_to_async(compare_request_validate)(data, self.user)
+        run = await compare_start(user=self.user, prompt=validated["prompt"], models=validated["models"],
+                                  conversation_id=validated.get("conversation_id"))
+        await self._start_following(run, {})
+
+    async def _follow_group(self, frame: dict):
+        from merging.compare import compare_group
+
+        after = frame.get("after") if isinstance(frame.get("after"), dict) else {}
+        run = await sync_to_async(compare_group)(user=self.user, group_id=frame.get("group_id", ""))
+        await self._start_following(run, {str(k): int(v) for k, v in after.items() if str(v).isdigit()})
+
+    async def _cancel(self, frame: dict):
+        from chats.generations import generation_cancel
+
+        if self.run is None:
+            await self._error("nothing_to_cancel", "No compare is being followed on this socket.")
+            return
+        wanted = frame.get("generation_id")
+        for generation in self.run.generations:
+            if wanted in (None, str(generation.id)):
+                with contextlib.suppress(Http404, exceptions.APIException):
+                    await sync_to_async(generation_cancel)(user=self.user, generation_id=generation.id)
+
+    async def _start_following(self, run, after: dict[str, int]):
+        await self._stop_following()
+        self.run = run
+        await self.send_json({
+            "type": "compare_started", "conversation_id": str(run.conversation.id),
+            "user_message_id": str(run.user_message.id), "group_id": str(run.group_id),
+            "generations": [{"model": g.model, "message_id": str(g.message_id), "generation_id": str(g.id)}
+                            for g in run.generations],
+        })
+        self.follower = asyncio.create_task(self._forward(run, after))
+
+    async def _forward(self, run, after):
+        from merging.compare import compare_events, selected_message_id
+
+        async with contextlib.aclosing(compare_events(run, after=after)) as events:
+            async for event in events:
+                await self.send_json(event)
+        selected = await sync_to_async(selected_message_id)(run)
+        await self.send_json({"type": "compare_complete", "group_id": str(run.group_id),
+                              "selected_message_id": selected})
+
+    async def _stop_following(self):
+        if self.follower is not None:
+            self.follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.follower
+            self.follower = None
+
+    async def disconnect(self, code):
+        # The generations go on without us.
+        await self._stop_following()

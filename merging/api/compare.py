@@ -13,10 +13,15 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
 from chats.api.streaming import _api_view, _documented_by, _json_body
-from chats.models import Message
 from core.openapi import error_responses
 from merging.api.serializers import CompareRequestSerializer, CompareResponseSerializer
-from merging.compare import CompareRun, compare_collect, compare_events, compare_models_validate, compare_start
+from merging.compare import (
+    compare_collect,
+    compare_events,
+    compare_models_validate,
+    compare_start,
+    selected_message_id,
+)
 
 PING_SECONDS = 15.0
 
@@ -71,17 +76,12 @@ async def numbered_frames(events: AsyncIterator[dict], ping_seconds: float = PIN
             await iterator.aclose()
 
 
-def _validated(data: dict, user) -> dict:
+def compare_request_validate(data: dict, user) -> dict:
     serializer = CompareRequestSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     validated = dict(serializer.validated_data)
     validated["models"] = compare_models_validate(user_id=user.pk, models=validated.get("models"))
     return validated
-
-
-def _selected_message_id(run: CompareRun) -> str | None:
-    selected = Message.objects.filter(reply_to=run.user_message, selected=True).values_list("id", flat=True).first()
-    return str(selected) if selected else None
 
 
 class CompareSchema(APIView):
@@ -104,7 +104,7 @@ async def compare_view(request, user):
     if request.method != "POST":
         return JsonResponse({"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
                             status=405)
-    data = await sync_to_async(_validated)(_json_body(request), user)
+    data = await sync_to_async(compare_request_validate)(_json_body(request), user)
     run = await compare_start(user=user, prompt=data["prompt"], models=data["models"],
                               conversation_id=data.get("conversation_id"))
     ids = {"conversation_id": str(run.conversation.id), "user_message_id": str(run.user_message.id),
@@ -118,5 +118,5 @@ async def compare_view(request, user):
         response["X-Compare-Group-ID"] = ids["group_id"]
         return response
     responses = await compare_collect(run)
-    selected = await sync_to_async(_selected_message_id)(run)
+    selected = await sync_to_async(selected_message_id)(run)
     return JsonResponse({**ids, "selected_message_id": selected, "responses": responses})

@@ -137,3 +137,63 @@ def test_compare_in_someone_elses_conversation_is_404(live_asgi, auth, other_use
 def test_compare_requires_authentication(live_asgi):
     response = httpx.post(f"{live_asgi.url}/api/v1/compare/", json={"prompt": "hi"}, timeout=10)
     assert response.status_code == 401
+
+
+async def test_compare_over_websocket_then_follow_again(live_asgi, auth):
+    import asyncio
+    import json
+
+    import websockets
+
+    url = f"{live_asgi.ws_url}/ws/compare/"
+    models = ["openai/story-4-20", "openai/fail-after-1"]
+    async with websockets.connect(url, additional_headers=auth, origin=live_asgi.url) as socket:
+        await socket.send("not json")
+        assert json.loads(await socket.recv())["code"] == "unknown_type"
+        await socket.send(json.dumps({"type": "compare", "prompt": "Go", "models": ["openai/echo", "bad"]}))
+        assert json.loads(await socket.recv())["code"] == "invalid_model"
+        await socket.send(json.dumps({"type": "compare", "prompt": "Go", "models": models}))
+        started = json.loads(await socket.recv())
+        assert started["type"] == "compare_started" and [g["model"] for g in started["generations"]] == models
+        events = []
+        while not events or events[-1]["type"] != "compare_complete":
+            events.append(json.loads(await asyncio.wait_for(socket.recv(), 30)))
+    tagged = events[:-1]
+    assert all(e["model"] in models and e["message_id"] for e in tagged)
+    assert sorted(e["status"] for e in tagged if e["type"] == "done") == ["complete", "failed"]
+    story = "".join(e.get("content", "") for e in tagged if e["model"] == models[0] and e["type"] == "content")
+    assert story == "w1 w2 w3 w4 "
+    complete_id = next(e["message_id"] for e in tagged if e["type"] == "done" and e["status"] == "complete")
+    assert events[-1]["selected_message_id"] == complete_id
+
+    # Following the finished compare again replays it whole.
+    async with websockets.connect(url, additional_headers=auth, origin=live_asgi.url) as socket:
+        await socket.send(json.dumps({"type": "follow", "group_id": started["group_id"]}))
+        replay = []
+        while not replay or replay[-1]["type"] != "compare_complete":
+            replay.append(json.loads(await asyncio.wait_for(socket.recv(), 30)))
+    assert replay[0]["type"] == "compare_started"
+    assert sorted((e["model"], e["seq"]) for e in replay[1:-1]) == sorted((e["model"], e["seq"]) for e in tagged)
+
+
+async def test_compare_websocket_refuses_anonymous_and_foreign_groups(live_asgi, auth, other_user):
+    import asyncio
+    import json
+
+    import websockets
+
+    from accounts.services import api_token_create
+
+    url = f"{live_asgi.ws_url}/ws/compare/"
+    async with websockets.connect(url, origin=live_asgi.url) as socket:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.recv()
+    assert closed.value.rcvd.code == 4401
+    async with websockets.connect(url, additional_headers=auth, origin=live_asgi.url) as socket:
+        await socket.send(json.dumps({"type": "compare", "prompt": "Go", "models": ["openai/echo"]}))
+        group_id = json.loads(await socket.recv())["group_id"]
+    _, raw = await asyncio.to_thread(api_token_create, user=other_user, name="x")
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {raw}"},
+                                  origin=live_asgi.url) as socket:
+        await socket.send(json.dumps({"type": "follow", "group_id": group_id}))
+        assert json.loads(await socket.recv())["code"] == "not_found"

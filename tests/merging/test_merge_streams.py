@@ -78,11 +78,10 @@ async def test_websocket_refuses_other_users_and_strangers(live_asgi, other_user
 
     job_id = await asyncio.to_thread(start_merge, live_asgi, auth, two_conversations)
     _, raw = await asyncio.to_thread(api_token_create, user=other_user, name="x")
-    for headers in ({"Authorization": f"Bearer {raw}"}, {}):
-        # Refused during the handshake: the socket never opens.
-        with pytest.raises(websockets.InvalidStatus) as refused:
-            async with websockets.connect(f"{live_asgi.ws_url}/ws/merges/{job_id}/", additional_headers=headers,
-                                          origin=live_asgi.url):
-                pass
-        assert refused.value.response.status_code == 403
+    for headers, code in (({"Authorization": f"Bearer {raw}"}, 4404), ({}, 4401)):
+        async with websockets.connect(f"{live_asgi.ws_url}/ws/merges/{job_id}/", additional_headers=headers,
+                                      origin=live_asgi.url) as socket:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await socket.recv()
+        assert closed.value.rcvd.code == code
     await asyncio.to_thread(wait_for_job, job_id)
