@@ -67,7 +67,8 @@ async def test_shutdown_stores_running_replies_as_interrupted(fake_provider, use
 
 
 async def test_startup_repairs_what_a_crash_left_streaming(fake_provider, user, transactional_db):
-    generation = await sync_to_async(leftover)(user, text="w1 w2 ", heartbeat_age=timedelta(seconds=1))
+    # Stale enough for the deployed configuration too, where other live processes may still be running theirs.
+    generation = await sync_to_async(leftover)(user, text="w1 w2 ", heartbeat_age=timedelta(minutes=5))
     server = await asyncio.to_thread(ThreadedAsgiServer().start)
     try:
         _, raw = await sync_to_async(api_token_create)(user=user, name="t")
