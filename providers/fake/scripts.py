@@ -32,8 +32,9 @@ def story(n: int) -> list[str]:
 
 
 def behaviour_name(provider: str, model_id: str) -> str:
-    """The part of the native model id that picks a behaviour (OpenRouter ids carry a vendor prefix)."""
-    return model_id.rsplit("/", 1)[-1] if provider == "openrouter" else model_id
+    """The part of the native model id that picks a behaviour: its last segment, since OpenRouter (and
+    vLLM-style custom endpoints) carry a vendor prefix, as in `openrouter/fake/echo`."""
+    return model_id.rsplit("/", 1)[-1]
 
 
 def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False) -> Plan:
