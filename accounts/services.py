@@ -1,15 +1,24 @@
 """Account writes: sign-up (the first account is the admin) and personal API tokens."""
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import ApiToken, generate_token, hash_token
+
+# Any constant: the advisory lock that serialises sign-ups on PostgreSQL.
+_SIGN_UP_LOCK = 0x5041524C
 
 
 @transaction.atomic
 def user_sign_up(*, username: str, password: str, email: str = ""):
+    """Create an account; the very first one becomes the admin (staff and superuser)."""
     User = get_user_model()
-    # Lock the table's first row so two simultaneous first sign-ups cannot both become admin.
-    first = not User.objects.select_for_update().exists()
+    # Two simultaneous first sign-ups must not both become admin. Row locks cannot guard an empty
+    # table, so PostgreSQL takes a transaction-scoped advisory lock; SQLite transactions here begin
+    # IMMEDIATE (settings), which already serialises writers.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SIGN_UP_LOCK])
+    first = not User.objects.exists()
     user = User.objects.create_user(username=username, password=password, email=email)
     if first:
         user.is_staff = True

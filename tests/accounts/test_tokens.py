@@ -163,3 +163,32 @@ def test_admin_user_page_lists_tokens_and_deleting_revokes(admin_client, user):
     assert "listed" in page and token.hint in page
     assert admin_client.post(f"/admin/accounts/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 302
     assert bearer(raw).get("/api/v1/conversations/").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_sign_ups_make_exactly_one_admin():
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def sign_up(n):
+        try:
+            barrier.wait(timeout=10)
+            user_sign_up(username=f"racer{n}", password="a long enough password")
+        except Exception as exc:  # collected so the assertion below shows it
+            errors.append(exc)
+        finally:
+            connection.close()  # each thread has its own connection
+
+    threads = [threading.Thread(target=sign_up, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    users = get_user_model().objects.all()
+    assert users.count() == 4
+    assert users.filter(is_superuser=True, is_staff=True).count() == 1
