@@ -489,8 +489,9 @@ async def _follow_local(run: Run, after: int, idle_timeout: float, loop) -> Asyn
 
 async def _follow_persisted(generation_id: str, after: int, idle_timeout: float) -> AsyncIterator[list[dict]]:
     """Follow a generation running in another process (or already over): subscribe to its slices on the shared
-    channel layer first, then replay the database log, then live slices; seqs already seen are skipped, and a
-    gap (a slice published before we subscribed) is filled from the database."""
+    channel layer and ask its process to publish them, then replay the database log, then live slices. Seqs
+    already seen are skipped; a gap (slices persisted before the runner started publishing) is filled from the
+    database, which always has every published slice."""
     layer = shared_channel_layer()
     loop = asyncio.get_running_loop()
     subscriber = Subscriber(loop)
@@ -506,6 +507,11 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
                 subscriber.push_many(message.get("events") or [])
 
         pump = loop.create_task(pump_slices())
+        runner = await sync_to_async(_runner_of)(generation_id)
+        if runner:
+            # Ask the process running it to publish its slices (it does not, unless someone elsewhere listens).
+            with contextlib.suppress(Exception):
+                await layer.send(runner, {"type": "generation.follow", "generation_id": generation_id})
     # Without a shared layer there is nobody to hear from: poll the log, which is written every slice.
     poll_seconds = 5.0 if layer is not None else 0.25
     last = after
@@ -539,6 +545,10 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
         if channel is not None:
             with contextlib.suppress(Exception):
                 await layer.group_discard(group_name(generation_id), channel)
+
+
+def _runner_of(generation_id: str) -> str:
+    return Generation.objects.filter(pk=generation_id, status__in=ACTIVE).values_list("runner", flat=True).first() or ""
 
 
 def _exists(generation_id: str) -> bool:

@@ -82,6 +82,8 @@ class Run:
     task: asyncio.Task | None = None
     stop_reason: str = ""  # "cancelled" or "interrupted" once someone asked it to stop
     finished: bool = False
+    # Publish slices on the shared channel layer only once a follower in another process asked for them.
+    fan_out: bool = False
 
     @property
     def seq(self) -> int:
@@ -172,7 +174,11 @@ class Persister:
                 await asyncio.sleep(1)
                 continue
             run = RUNS.get(str(message.get("generation_id")))
-            if run is not None and run.loop is self.loop:
+            if run is None or run.loop is not self.loop:
+                continue
+            if message.get("type") == "generation.follow":
+                run.fan_out = True
+            else:
                 run.stop(message.get("reason") or "cancelled")
 
     async def _loop(self) -> None:
@@ -215,7 +221,8 @@ class Persister:
                     run.pending[:0] = events
                     self.dirty.add(run)
                 raise
-            await fan_out([(run.generation_id, events) for run, events, _c, _r in batch if events])
+            await fan_out([(run.generation_id, events) for run, events, _c, _r in batch
+                           if events and (run.fan_out or run is final_run)])
 
     async def _heartbeat(self) -> None:
         self.last_heartbeat = time.monotonic()
