@@ -1,5 +1,7 @@
 """Admin for conversations with their messages, presets, and (read-only) generations."""
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from chats.models import Conversation, Generation, Message, Preset
 
@@ -40,7 +42,9 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="merged from")
     def merged_sources(self, obj):
-        return ", ".join(str(source) for source in obj.merged_from.all()) or "—"
+        # Links to each source conversation; the merge job with per-message provenance is under Merging.
+        sources = [(reverse("admin:chats_conversation_change", args=[s.pk]), str(s)) for s in obj.merged_from.all()]
+        return format_html_join(", ", '<a href="{}">{}</a>', sources) or "—"
 
 
 @admin.register(Message)
