@@ -119,6 +119,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 # A task whose worker died unacknowledged is redelivered after this many seconds (longer than any task runs).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=20 * 60)}
 CELERY_TIMEZONE = "UTC"
+# Beat (`make worker`) keeps its schedule state under var/, not in the working directory.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-model-catalog": {
         "task": "providers.tasks.refresh_catalog",
