@@ -244,6 +244,7 @@ def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
 
 
 def _write_slices(items) -> None:
+    """One transaction per slice for every dirty run: the new events, each message's text so far, end states."""
     from chats.models import Conversation, Generation, GenerationSlice, Message
 
     now = timezone.now()
@@ -252,18 +253,29 @@ def _write_slices(items) -> None:
             GenerationSlice(generation_id=gid, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], events=events)
             for gid, _mid, events, *_rest in items if events
         ])
+        running = [item for item in items if item[5] is None and item[2]]
+        if running:
+            # Batched CASE updates: a slice costs a couple of statements however many replies are streaming.
+            Generation.objects.bulk_update(
+                [Generation(pk=gid, last_seq=events[-1]["seq"], heartbeat_at=now) for gid, _m, events, *_ in running],
+                ["last_seq", "heartbeat_at"], batch_size=250,
+            )
+            Message.objects.bulk_update(
+                [Message(pk=mid, content=content, reasoning=reasoning, updated_at=now)
+                 for _g, mid, _e, content, reasoning, *_ in running if mid is not None],
+                ["content", "reasoning", "updated_at"], batch_size=250,
+            )
         for gid, mid, events, content, reasoning, final, lock_key, conversation_id in items:
-            generation_fields = {"heartbeat_at": now}
+            if final is None:
+                continue
+            generation_fields = {"heartbeat_at": now, **final["generation"]}
             if events:
                 generation_fields["last_seq"] = events[-1]["seq"]
-            message_fields = {"content": content, "reasoning": reasoning, "updated_at": now}
-            if final is not None:
-                generation_fields.update(final["generation"])
-                message_fields.update(final["message"])
             Generation.objects.filter(pk=gid).update(**generation_fields)
             if mid is not None:
-                Message.objects.filter(pk=mid).update(**message_fields)
-            if final is not None and conversation_id is not None:
+                Message.objects.filter(pk=mid).update(content=content, reasoning=reasoning, updated_at=now,
+                                                      **final["message"])
+            if conversation_id is not None:
                 release_conversation(conversation_id=conversation_id, lock_key=lock_key, generation_id=gid,
                                      conversation_model=Conversation, generation_model=Generation)
 
