@@ -1,6 +1,7 @@
 """Compare and merge in the browser: columns streaming side by side, picking and fusing answers, merging chats."""
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from chats.models import Conversation, Message
@@ -24,11 +25,19 @@ def pick_model(page, opener: str, model: str, label: str):
     expect(page.locator(label)).to_have_text(model)
 
 
+@pytest.fixture
+def in_process_tasks(settings):
+    """Merge jobs on a thread of the live server even when a broker is configured (no worker runs here)."""
+    settings.CELERY_BROKER_URL = ""
+
+
 def column(page, model: str):
     return page.locator(f'.column[data-model="{model}"]')
 
 
-def test_compare_three_models_with_one_failing_then_fuse(new_page, live, ui_user, fake_provider, shot):
+def test_compare_three_models_with_one_failing_then_fuse(
+    new_page, live, ui_user, fake_provider, in_process_tasks, shot
+):
     good, thinker, bad = "openai/story-8-60", "openai/think-6-60", "openai/fail-after-2"
     page = new_page(user=ui_user, width=1440)
     page.goto(f"{live}/compare/")
@@ -95,7 +104,7 @@ def _conversation(user, title, exchanges):
     return conv
 
 
-def test_merge_two_conversations(new_page, live, ui_user, fake_provider, shot):
+def test_merge_two_conversations(new_page, live, ui_user, fake_provider, in_process_tasks, shot):
     a = _conversation(ui_user, "Packing list", [("What to pack for Oslo?", "A warm coat and boots.")])
     b = _conversation(ui_user, "Oslo museums", [("Which museums?", "The Munch museum and the Fram museum.")])
     _conversation(ui_user, "Unrelated", [("Hi", "Hello")])

@@ -131,7 +131,8 @@ def test_every_page_at_desktop_and_phone_width(new_page, live, ui_user, shot):
                 ("not-found", "/nowhere/"),
             ]:
                 page.goto(f"{live}{path}")
-                page.wait_for_load_state("networkidle")
+                page.wait_for_load_state()
+                page.wait_for_timeout(120)
                 shot(page, f"{name}-{label}-{scheme}")
             if width < 500:
                 page.goto(f"{live}/")
