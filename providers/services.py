@@ -31,13 +31,14 @@ def provider_key_validate(*, key: ProviderKey) -> tuple[bool, str]:
     from core.encryption import SecretUndecryptable
     from providers.gateway import route_for_key
     from providers.registry import get_adapter
+    from providers.transport import run_scoped
 
     try:
         route = route_for_key(key)
     except SecretUndecryptable:
         valid, detail = False, "This key can no longer be decrypted; please re-enter it."
     else:
-        valid, detail = async_to_sync(get_adapter(route.protocol).validate_key)(route)
+        valid, detail = async_to_sync(run_scoped)(get_adapter(route.protocol).validate_key, route)
     key.valid, key.validation_detail, key.last_validated_at = valid, detail[:500], timezone.now()
     key.save(update_fields=["valid", "validation_detail", "last_validated_at"])
     return valid, detail
@@ -94,30 +95,53 @@ def catalog_refresh(*, user_id: int | None = None, providers: list[str] | None =
 
     from providers import errors
     from providers.gateway import configured_providers, resolve_route
-    from providers.registry import PROVIDERS, get_adapter
+    from providers.registry import PROVIDERS
+    from providers.transport import run_scoped
 
     reachable = configured_providers(user_id)
     outcome: dict[str, str] = {}
+    routes = {}
     for slug, source in reachable.items():
         if source is None or (providers and slug not in providers):
             continue
-        spec = PROVIDERS.get(slug)
-        if spec is None and source == "user":
+        if slug not in PROVIDERS and source == "user":
             continue  # a user's own endpoint is not part of the shared catalog
         try:
-            route = resolve_route(model=f"{slug}/catalog", user_id=user_id)
-            entries = async_to_sync(get_adapter(route.protocol).list_models)(route)
+            routes[slug] = resolve_route(model=f"{slug}/catalog", user_id=user_id)
         except errors.ProviderError as exc:
-            _catalog_failed(slug, exc.message, spec.static_models if spec else ())
             outcome[slug] = exc.message
-            continue
-        except Exception as exc:  # a malformed list must not stop the other providers
-            _catalog_failed(slug, f"Unreadable model list ({type(exc).__name__}).", spec.static_models if spec else ())
-            outcome[slug] = "unreadable model list"
-            continue
-        _catalog_store(slug, entries)
-        outcome[slug] = "ok"
+            _catalog_failed(slug, exc.message, _static(slug))
+    # All lists at once: a refresh takes as long as the slowest provider, not the sum.
+    fetched = async_to_sync(run_scoped)(_fetch_all, routes)
+    for slug, result in fetched.items():
+        if isinstance(result, errors.ProviderError):
+            outcome[slug] = result.message
+            _catalog_failed(slug, result.message, _static(slug))
+        elif isinstance(result, Exception):  # a malformed list must not stop the other providers
+            outcome[slug] = f"Unreadable model list ({type(result).__name__})."
+            _catalog_failed(slug, outcome[slug], _static(slug))
+        else:
+            _catalog_store(slug, result)
+            outcome[slug] = "ok"
     return outcome
+
+
+async def _fetch_all(routes: dict) -> dict:
+    import asyncio
+
+    from providers.registry import get_adapter
+
+    slugs = list(routes)
+    results = await asyncio.gather(*(get_adapter(routes[s].protocol).list_models(routes[s]) for s in slugs),
+                                   return_exceptions=True)
+    return dict(zip(slugs, results, strict=True))
+
+
+def _static(slug: str) -> tuple[str, ...]:
+    from providers.registry import PROVIDERS
+
+    spec = PROVIDERS.get(slug)
+    return spec.static_models if spec else ()
 
 
 def _price(value):

@@ -1,5 +1,7 @@
 """HTTP to providers: one pooled client per event loop, address guard for user endpoints, timeouts, retries."""
 import asyncio
+import contextlib
+import contextvars
 import ipaddress
 import logging
 import socket
@@ -109,10 +111,33 @@ def _timeout() -> httpx.Timeout:
                          write=30.0, pool=connect)
 
 
+# Inside `scoped_clients()`, clients are private to that block and closed at its end: for one-off calls
+# from sync code (async_to_sync may run them on a short-lived loop that would otherwise leak sockets).
+_scoped: contextvars.ContextVar[dict | None] = contextvars.ContextVar("parley_scoped_clients", default=None)
+
+
+@contextlib.asynccontextmanager
+async def scoped_clients():
+    clients: dict = {}
+    token = _scoped.set(clients)
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
+        for client in clients.values():
+            await client.aclose()
+
+
+async def run_scoped(function, *args):
+    """Await `function(*args)` with private clients (see scoped_clients)."""
+    async with scoped_clients():
+        return await function(*args)
+
+
 def get_client(*, guarded: bool = False) -> httpx.AsyncClient:
     """The shared keep-alive client of the running loop; `guarded` for users' own endpoints."""
-    loop = asyncio.get_running_loop()
-    per_loop = _clients.setdefault(loop, {})
+    scoped = _scoped.get()
+    per_loop = scoped if scoped is not None else _clients.setdefault(asyncio.get_running_loop(), {})
     client = per_loop.get(guarded)
     if client is None or client.is_closed:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=60)

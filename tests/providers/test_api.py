@@ -193,3 +193,26 @@ def test_no_key_in_any_response_or_log(api, user, fake_provider, caplog):
         assert secret.encode() not in body
     assert secret not in caplog.text
     assert "test-key-" not in caplog.text
+
+
+def test_shared_custom_endpoint_models_are_in_the_catalog(api, fake_provider):
+    CustomEndpoint.objects.create(owner=None, slug="lab", name="Lab", base_url=f"{fake_provider.url}/lab",
+                                  encrypted_secret="", hint="")
+    ids = {m["id"] for m in api.get("/api/v1/models/?refresh=1&provider=lab").json()["models"]}
+    assert ids == {"lab/echo", "lab/story-5-0", "lab/think-4-0", "lab/tools"}
+
+
+def test_no_key_in_errors_or_logs_when_streams_fail(db, fake_provider, settings, caplog):
+    from providers.gateway import resolve_route
+    from tests.providers.streaming import ALL_PROVIDERS, collect, model_name
+
+    caplog.set_level(logging.DEBUG)
+    for provider in ALL_PROVIDERS:
+        settings.PARLEY_PROVIDER_ENV[provider]["api_key"] = f"sk-secret-{provider}-0123456789"
+    messages = []
+    for provider in ALL_PROVIDERS:
+        for behaviour in ("badkey", "nocredit", "fail-after-1", "notjson"):
+            outcome = collect(resolve_route(model=model_name(provider, behaviour), user_id=None))
+            messages.append(outcome.error.message)
+    assert all("sk-secret" not in message for message in messages)
+    assert "sk-secret" not in caplog.text
