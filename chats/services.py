@@ -57,7 +57,7 @@ def message_create(
         conversation=conversation, role=role, content=content, model=model, attachments=attachments or []
     )
     changes = {"updated_at": timezone.now()}
-    if not conversation.title and role == MessageRole.USER:
+    if not conversation.title and role == MessageRole.USER and content.strip():
         changes["title"] = _auto_title(content)
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
     for field, value in changes.items():
