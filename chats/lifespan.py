@@ -22,6 +22,10 @@ async def generations_startup() -> asyncio.Task | None:
         # The embedded configuration is one process: whatever is still streaming was left by its previous life.
         repaired = await sync_to_async(generations_repair)()
         sweeper = None
+        # Merge jobs run on this process's threads here too: pick up the ones it left unfinished.
+        from merging.services import merge_jobs_resume
+
+        await sync_to_async(merge_jobs_resume)()
     else:
         stale_after = timedelta(seconds=3 * HEARTBEAT_SECONDS)
         repaired = await sync_to_async(generations_repair)(stale_after=stale_after)

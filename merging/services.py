@@ -139,6 +139,22 @@ def merge_job_create(*, owner, model: str, conversation_ids: list | None = None,
     return job, True
 
 
+def merge_jobs_resume() -> int:
+    """Without a broker, jobs run on threads of the web process: re-run those its previous life left unfinished.
+
+    (With a broker, the broker redelivers the task of a dead worker.) Returns how many were dispatched again.
+    """
+    if settings.CELERY_BROKER_URL:
+        return 0
+    from merging.tasks import run_merge
+
+    ids = list(MergeJob.objects.filter(status__in=[MergeStatus.QUEUED, MergeStatus.RUNNING])
+               .values_list("id", flat=True))
+    for job_id in ids:
+        dispatch_task(run_merge, str(job_id))
+    return len(ids)
+
+
 # --- running jobs ---------------------------------------------------------------------------------
 
 

@@ -170,3 +170,22 @@ def test_a_redelivered_job_writes_its_result_once(user, two_conversations):
     assert job.status == "succeeded" and job.attempts == 2
     assert Conversation.objects.filter(title__startswith="Merge of").count() == 1
     assert MergeHistory.objects.filter(result_conversation=job.result_conversation).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unfinished_jobs_are_resumed_at_start_up_without_a_broker(user, two_conversations):
+    from merging.services import merge_jobs_resume
+
+    first, second = two_conversations
+    # Left by a server that stopped mid-merge (embedded configuration: the job ran on one of its threads).
+    job = MergeJob.objects.create(owner=user, kind="conversations", model="openai/merge-tagged",
+                                  source_ids=[str(first.id), str(second.id)], request_digest="r",
+                                  status="running", attempts=1)
+    done = MergeJob.objects.create(owner=user, kind="conversations", model="openai/merge-tagged",
+                                   source_ids=[str(first.id), str(second.id)], request_digest="s",
+                                   status="failed", error="earlier")
+    assert merge_jobs_resume() == 1
+    job = wait_for_job(job.id)
+    assert job.status == "succeeded" and job.attempts == 2
+    done.refresh_from_db()
+    assert done.status == "failed" and done.error == "earlier"
