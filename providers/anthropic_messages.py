@@ -2,7 +2,7 @@
 import json
 
 from providers import errors
-from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator
+from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator, replay_metadata
 from providers.events import EventKind, StreamEvent
 from providers.transport import HttpCall, send
 
@@ -23,7 +23,7 @@ def _headers(route: Route) -> dict:
 
 
 def _message(message) -> dict | None:
-    meta = message.metadata or {}
+    meta = replay_metadata(message)
     if message.role == "tool":
         return {"role": "user", "content": [{"type": "tool_result", "tool_use_id": meta.get("tool_call_id", ""),
                                              "content": message.content}]}

@@ -55,6 +55,13 @@ class ProviderAdapter(ABC):
         """Ask the provider with its cheapest call whether the key works: (valid, detail)."""
 
 
+def replay_metadata(message: ChatMessage) -> dict:
+    """A stored reply's metadata for replay: the FINISH metadata, whether stored flat or under "provider"."""
+    metadata = message.metadata or {}
+    nested = metadata.get("provider")
+    return {**nested, **metadata} if isinstance(nested, dict) else metadata
+
+
 class StreamTranslator:
     """Turns one provider's decoded SSE events into StreamEvents; one instance per stream.
 

@@ -2,7 +2,7 @@
 import json
 
 from providers import errors
-from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator
+from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator, replay_metadata
 from providers.events import EventKind, StreamEvent
 from providers.transport import HttpCall, send
 
@@ -19,7 +19,7 @@ def _headers(route: Route) -> dict:
 
 
 def _content(message) -> dict | None:
-    meta = message.metadata or {}
+    meta = replay_metadata(message)
     if message.role == "tool":
         return {"role": "user", "parts": [{"functionResponse": {"name": meta.get("tool_name", ""),
                                                                  "response": {"content": message.content}}}]}

@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 
 from providers import errors
-from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator, ToolCallAssembler
+from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator, ToolCallAssembler, replay_metadata
 from providers.events import EventKind, StreamEvent
 from providers.registry import ProviderSpec, custom_spec, get_spec
 from providers.transport import HttpCall, send
@@ -34,7 +34,7 @@ def _headers(route: Route, spec: ProviderSpec) -> dict:
 
 def _message(message) -> dict:
     out: dict = {"role": message.role, "content": message.content}
-    meta = message.metadata or {}
+    meta = replay_metadata(message)
     if message.role == "tool":
         out["tool_call_id"] = meta.get("tool_call_id", "")
     if message.role == "assistant":
