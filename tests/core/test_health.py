@@ -60,3 +60,13 @@ def test_unreachable_redis_is_reported_not_raised(client, settings):
     body = response.json()
     assert body["status"] == "degraded"
     assert body["channel_layer"] == "redis-unreachable" and body["broker"] == "redis-unreachable"
+
+
+@pytest.mark.services
+def test_deployed_configuration_uses_postgresql_and_redis(client):
+    from django.db import connection
+
+    assert connection.vendor == "postgresql"
+    body = client.get("/api/v1/health/").json()
+    assert body["database"] == "ok"
+    assert body["channel_layer"] == "redis" and body["broker"] == "redis"
