@@ -1,13 +1,12 @@
 """Reads behind the UI pages: sidebar groups, a conversation with its messages, first-run state."""
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from chats.models import Conversation, Generation, GenerationStatus, Message
 from merging.models import MergeHistory
-from providers.models import CustomEndpoint, ProviderKey
+from providers.selectors import configured_providers
 
 SIDEBAR_LIMIT = 200
 
@@ -86,9 +85,4 @@ def conversation_page_data(*, conversation: Conversation) -> dict:
 
 def provider_configured(*, user) -> bool:
     """Whether any provider can answer for this user: own or shared key, custom endpoint, or environment."""
-    if ProviderKey.objects.filter(Q(owner=user) | Q(owner__isnull=True)).exists():
-        return True
-    if CustomEndpoint.objects.filter(Q(owner=user) | Q(owner__isnull=True)).exists():
-        return True
-    provider_env = getattr(settings, "PARLEY_PROVIDER_ENV", {}) or {}
-    return any((cfg or {}).get("api_key") for cfg in provider_env.values())
+    return any(configured_providers(user_id=user.pk).values())

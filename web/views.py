@@ -8,11 +8,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_revoke, user_sign_up
 from chats.models import Conversation, Preset
-from providers.models import CustomEndpoint, ProviderKey
+from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from web.forms import ApiTokenForm, SignUpForm
 from web.selectors import conversation_page_data, provider_configured
 
-PROVIDERS = ["openrouter", "openai", "anthropic", "gemini", "xai", "perplexity", "deepseek", "ollama"]
+PROVIDERS = list(BUILTIN_PROVIDERS)
 
 
 def _ui_config(request) -> dict:
@@ -121,8 +121,8 @@ def keys(request):
         {
             "ui_config": _ui_config(request),
             "section": "keys",
-            "keys": ProviderKey.objects.filter(owner=request.user),
-            "endpoints": CustomEndpoint.objects.filter(owner=request.user),
+            "keys": provider_key_list(user=request.user),
+            "endpoints": custom_endpoint_list(user_id=request.user.pk).order_by("slug", "-created_at"),
             "providers": PROVIDERS,
         },
     )

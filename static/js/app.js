@@ -454,6 +454,11 @@
       loadCatalog()
         .then((m) => {
           models = m;
+          // Offer the providers the catalog actually has (custom endpoints included).
+          const slugs = Array.from(new Set(m.map((x) => x.provider).filter(Boolean))).sort();
+          if (slugs.length) {
+            provider.replaceChildren(el("option", { value: "", text: "All providers" }), ...slugs.map((p) => el("option", { value: p, text: p })));
+          }
           draw();
         })
         .catch((err) => {

@@ -84,6 +84,7 @@
       const body = { name: $("ep-name").value.trim(), slug: $("ep-slug").value.trim(), base_url: $("ep-url").value.trim() };
       const key = $("ep-key").value.trim();
       if (key) body.api_key = key;
+      if ($("ep-shared") && $("ep-shared").checked) body.shared = true;
       $("endpoint-status").textContent = "Saving…";
       try {
         await P.api("POST", "/api/v1/endpoints/", body);
