@@ -304,7 +304,8 @@
   }
 
   function siblingSwitcher(group, current) {
-    const bar = el("div", { class: "siblings", role: "tablist", "aria-label": "Answers from different models" });
+    const bar = el("div", { class: "siblings", role: "tablist", "aria-label": "Answers from different models" },
+      el("span", { class: "faint", text: group.length + " answers:" }));
     for (const s of group) {
       bar.append(
         el("button", {

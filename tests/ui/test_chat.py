@@ -80,6 +80,23 @@ def test_sse_is_the_fallback_without_websocket(new_page, live, ui_user, fake_pro
     assert sockets == []
 
 
+def test_reasoning_is_folded_away(new_page, live, ui_user, fake_provider, shot):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "openai/think-8-30", "Think first")
+    expect(page.locator(REPLY)).to_have_text(story(8))
+    details = page.locator(".msg-assistant details.reasoning")
+    expect(details).to_be_visible()
+    assert details.get_attribute("open") is None
+    expect(details.locator(".reasoning-body")).to_be_hidden()
+    details.locator("summary").click()
+    expect(details.locator(".reasoning-body")).to_have_text("t1 t2 t3 t4")
+    assert "t1" not in page.locator(REPLY).inner_text()
+    shot(page, "chat-reasoning")
+    page.reload()
+    expect(page.locator(".msg-assistant details.reasoning")).to_be_visible()
+    expect(page.locator(".msg-assistant details.reasoning .reasoning-body")).to_be_hidden()
+
+
 def test_enter_sends_and_shift_enter_adds_a_line(new_page, live, ui_user, fake_provider):
     page = new_page(user=ui_user)
     start_chat(page, live, "openai/echo", "first")

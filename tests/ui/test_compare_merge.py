@@ -61,6 +61,10 @@ def test_compare_three_models_with_one_failing_then_fuse(
         expect(column(page, model).get_by_role("button", name="Continue with this")).to_be_enabled()
     expect(column(page, bad).get_by_role("button", name="Continue with this")).to_be_disabled()
     shot(page, "compare-done")
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.wait_for_timeout(300)  # the off-canvas sidebar slides away
+    shot(page, "compare-done-phone")
+    page.set_viewport_size({"width": 1440, "height": 860})
 
     # Fuse the two good answers into one.
     expect(page.locator("#fuse-bar")).to_be_visible()
