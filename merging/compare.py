@@ -1,11 +1,13 @@
 """Compare: one prompt to many models at once, each answer a generation of its own, stored as siblings."""
 import asyncio
 import contextlib
+import contextvars
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
@@ -57,6 +59,12 @@ class CompareRun:
     user_message: Message
     group_id: uuid.UUID
     generations: list[Generation] = field(default_factory=list)
+    # Makes the first complete answer the selected one, whether or not anyone follows the compare.
+    selector: asyncio.Task | None = None
+
+
+# Detached tasks are only weakly referenced by the loop: keep them until they finish.
+_background: set[asyncio.Task] = set()
 
 
 def _store_prompt(*, user, prompt: str, conversation_id) -> tuple[Conversation, Message]:
@@ -95,7 +103,22 @@ async def compare_start(*, user, prompt: str, models: list[str], conversation_id
         if not run.generations:
             await sync_to_async(_discard)(conversation=conversation, message=message, created=not conversation_id)
         raise
+    # A context of its own: the request's (and its thread for sync calls) ends before the compare may.
+    run.selector = asyncio.create_task(_select_first_complete(run), name=f"compare-select-{run.group_id}",
+                                       context=contextvars.Context())
+    _background.add(run.selector)
+    run.selector.add_done_callback(_background.discard)
     return run
+
+
+async def _select_first_complete(run: CompareRun) -> None:
+    """The live-chat engine selects the first sibling started; a compare continues from the first to complete."""
+    async with contextlib.aclosing(compare_events(run)) as events:
+        async for event in events:
+            if event["type"] == "done" and event.get("status") == "complete":
+                await database_sync_to_async(message_select)(
+                    owner=run.conversation.owner_id, message_id=event["message_id"])
+                return
 
 
 class Tally:
@@ -151,8 +174,7 @@ def tag(event: dict, generation: Generation) -> dict:
 async def compare_events(run: CompareRun, *, after: dict[str, int] | None = None) -> AsyncIterator[dict]:
     """Every generation's events, tagged, interleaved as they arrive; ends after the last `done`.
 
-    Following this makes the first model to complete the selected answer (the live-chat engine selects the first
-    started one until then). Closing it leaves the generations running.
+    Closing it leaves the generations running.
     """
     from chats.generations import generation_events
 
@@ -167,16 +189,13 @@ async def compare_events(run: CompareRun, *, after: dict[str, int] | None = None
             await queue.put(None)
 
     pumps = [asyncio.create_task(pump(g)) for g in run.generations]
-    remaining, selected = len(pumps), False
+    remaining = len(pumps)
     try:
         while remaining:
             event = await queue.get()
             if event is None:
                 remaining -= 1
                 continue
-            if not selected and event["type"] == "done" and event.get("status") == "complete":
-                selected = True
-                await sync_to_async(message_select)(owner=run.conversation.owner_id, message_id=event["message_id"])
             yield event
     finally:
         for task in pumps:
@@ -195,10 +214,17 @@ async def compare_collect(run: CompareRun) -> list[dict]:
     return [tally.response() for tally in tallies.values()]
 
 
-def selected_message_id(run: CompareRun) -> str | None:
-    """The answer the conversation continues from after this compare."""
+def _selected_message_id(run: CompareRun) -> str | None:
     selected = Message.objects.filter(reply_to=run.user_message, selected=True).values_list("id", flat=True).first()
     return str(selected) if selected else None
+
+
+async def compare_selection(run: CompareRun) -> str | None:
+    """The answer the conversation continues from, once every model is done (call after following to the end)."""
+    if run.selector is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(run.selector)
+    return await sync_to_async(_selected_message_id)(run)
 
 
 def compare_group(*, user, group_id) -> CompareRun:

@@ -148,12 +148,12 @@ class CompareConsumer(AsyncJsonWebsocketConsumer):
         self.follower = asyncio.create_task(self._forward(run, after))
 
     async def _forward(self, run, after):
-        from merging.compare import compare_events, selected_message_id
+        from merging.compare import compare_events, compare_selection
 
         async with contextlib.aclosing(compare_events(run, after=after)) as events:
             async for event in events:
                 await self.send_json(event)
-        selected = await sync_to_async(selected_message_id)(run)
+        selected = await compare_selection(run)
         await self.send_json({"type": "compare_complete", "group_id": str(run.group_id),
                               "selected_message_id": selected})
 

@@ -19,8 +19,8 @@ from merging.compare import (
     compare_collect,
     compare_events,
     compare_models_validate,
+    compare_selection,
     compare_start,
-    selected_message_id,
 )
 
 PING_SECONDS = 15.0
@@ -118,5 +118,5 @@ async def compare_view(request, user):
         response["X-Compare-Group-ID"] = ids["group_id"]
         return response
     responses = await compare_collect(run)
-    selected = await sync_to_async(selected_message_id)(run)
+    selected = await compare_selection(run)
     return JsonResponse({**ids, "selected_message_id": selected, "responses": responses})

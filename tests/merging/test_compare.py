@@ -197,3 +197,22 @@ async def test_compare_websocket_refuses_anonymous_and_foreign_groups(live_asgi,
                                   origin=live_asgi.url) as socket:
         await socket.send(json.dumps({"type": "follow", "group_id": group_id}))
         assert json.loads(await socket.recv())["code"] == "not_found"
+
+
+def test_first_complete_answer_is_selected_even_when_nobody_follows(live_asgi, auth):
+    from chats.models import Generation
+
+    models = ["openai/fail-after-1", "openai/story-3-20"]
+    with httpx.stream("POST", f"{live_asgi.url}/api/v1/compare/", headers=auth, timeout=30,
+                      json={"prompt": "Go", "models": models, "stream": True}) as response:
+        group_id = response.headers["X-Compare-Group-ID"]
+        next(response.iter_lines())  # then walk away
+    deadline = time.monotonic() + 20
+    while Generation.objects.filter(group_id=group_id, finished_at__isnull=True).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    while time.monotonic() < deadline and not Message.objects.filter(
+            generation__group_id=group_id, selected=True, model="openai/story-3-20").exists():
+        time.sleep(0.05)
+    [selected] = Message.objects.filter(generation__group_id=group_id, selected=True)
+    assert selected.model == "openai/story-3-20" and selected.status == "complete"
