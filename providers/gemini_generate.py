@@ -18,14 +18,23 @@ def _headers(route: Route) -> dict:
     return {"x-goog-api-key": route.api_key, "content-type": "application/json", "accept": "text/event-stream"}
 
 
-def _content(message) -> dict | None:
+def _content(message, tool_names: dict) -> dict | None:
     meta = replay_metadata(message)
     if message.role == "tool":
-        return {"role": "user", "parts": [{"functionResponse": {"name": meta.get("tool_name", ""),
+        name = meta.get("tool_name") or tool_names.get(meta.get("tool_call_id"), "")
+        return {"role": "user", "parts": [{"functionResponse": {"name": name,
                                                                  "response": {"content": message.content}}}]}
     if message.role == "assistant":
         # Parts as Gemini sent them, thought signatures included, so it can continue its reasoning.
-        parts = list(meta.get("gemini_parts") or []) or ([{"text": message.content}] if message.content else [])
+        parts = list(meta.get("gemini_parts") or [])
+        if not parts:
+            parts = [{"text": message.content}] if message.content else []
+            for call in meta.get("tool_calls") or ():
+                try:
+                    arguments = json.loads(call.get("arguments") or "{}")
+                except ValueError:
+                    arguments = {}
+                parts.append({"functionCall": {"name": call.get("name", ""), "args": arguments}})
         return {"role": "model", "parts": parts} if parts else None
     return {"role": "user", "parts": [{"text": message.content}]}
 
@@ -123,7 +132,9 @@ class GeminiGenerateAdapter(HttpAdapter):
 
     def build_call(self, route: Route, request: ChatRequest) -> HttpCall:
         params = request.params or {}
-        contents = [c for c in (_content(message) for message in request.messages) if c is not None]
+        tool_names = {call.get("id"): call.get("name", "") for message in request.messages
+                      for call in replay_metadata(message).get("tool_calls") or ()}
+        contents = [c for c in (_content(message, tool_names) for message in request.messages) if c is not None]
         body: dict = {"contents": contents}
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
