@@ -1,5 +1,4 @@
 """Reads over stored provider keys and custom endpoints; which providers a user can reach."""
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from providers.models import CustomEndpoint, ProviderKey
@@ -43,26 +42,10 @@ def provider_key_get(*, user, key_id) -> ProviderKey | None:
 
 
 def configured_providers(*, user_id: int | None) -> dict[str, bool]:
-    """{slug: configured} for every provider the user can reach.
+    """{slug: configured} for every provider the user can reach (the gateway says where each key comes from)."""
+    from providers.gateway import configured_providers as key_sources
 
-    Configured means a usable key exists: the user's own, a shared one or the environment's
-    (Ollama needs no key, only a base URL). A stored key that no longer decrypts does not count.
-    The providers layer may answer this itself later; this reads the stored rows directly.
-    """
-    env = settings.PARLEY_PROVIDER_ENV
-    result = {slug: bool(env.get(slug, {}).get("api_key")) for slug in BUILTIN_PROVIDERS}
-    if env.get("ollama", {}).get("base_url"):
-        result["ollama"] = True
-    owners = Q(owner__isnull=True)
-    if user_id is not None:
-        owners |= Q(owner_id=user_id)
-    for key in ProviderKey.objects.filter(owners).only("provider", "encrypted_secret"):
-        if not result.get(key.provider) and key.decryptable:
-            result[key.provider] = True
-    # A custom endpoint is reachable through its base URL; its key is optional.
-    for slug in custom_endpoint_list(user_id=user_id).values_list("slug", flat=True):
-        result[slug] = True
-    return result
+    return {slug: source is not None for slug, source in key_sources(user_id).items()}
 
 
 # --- the model catalog and providers overview (providers layer) ----------------------------------

@@ -9,17 +9,6 @@ from core.openapi import error_responses
 from core.selectors import broker_status, channel_layer_status, database_status
 
 
-def _configured_providers(user_id: int | None) -> dict[str, bool]:
-    """{slug: configured}: from the providers gateway when it is there, else from the stored rows."""
-    try:
-        from providers.gateway import configured_providers
-    except ImportError:
-        from providers.selectors import configured_providers as stored_configured_providers
-
-        return stored_configured_providers(user_id=user_id)
-    return {slug: source is not None for slug, source in configured_providers(user_id).items()}
-
-
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     version = serializers.CharField()
@@ -54,6 +43,7 @@ class HealthView(APIView):
     )
     def get(self, request):
         from chats.selectors import conversation_counts
+        from providers.selectors import configured_providers
 
         database = database_status()
         channel_layer = channel_layer_status()
@@ -64,7 +54,7 @@ class HealthView(APIView):
             "status": "ok" if healthy else "degraded",
             "version": settings.PARLEY_VERSION,
             "default_model": settings.PARLEY_DEFAULT_MODEL,
-            "providers": _configured_providers(user_id) if database == "ok" else {},
+            "providers": configured_providers(user_id=user_id) if database == "ok" else {},
             "database": database,
             "channel_layer": channel_layer,
             "broker": broker,
