@@ -138,7 +138,9 @@ def for_status(status: int, *, provider: str, name: str, detail: str = "", kind:
     if status in (401, 403) or "api_key" in kind or "authentication" in kind or "permission" in kind:
         # The upstream text may quote the key, so it is not repeated.
         return InvalidApiKey(f"{name} rejected the API key (HTTP {status}). Check or re-enter the key.", **common)
-    if status == 402 or "insufficient_quota" in kind or "billing" in kind or "credit" in detail.lower():
+    # Anthropic says "credit balance is too low" with a plain 400; a 429 that mentions credits is still a rate limit.
+    low_credit = status in (400, 403) and "credit balance" in detail.lower()
+    if status == 402 or "insufficient_quota" in kind or "billing" in kind or low_credit:
         return InsufficientCredit(f"{name} reports insufficient credit or quota{said}", **common)
     if status == 429:
         return RateLimited(f"{name} is rate limiting requests{said}", **common)
