@@ -207,8 +207,9 @@ class OpenAIChatAdapter(HttpAdapter):
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.extend(_message(message) for message in request.messages)
-        body: dict = {"model": route.model_id, "messages": messages, "stream": True,
-                      "stream_options": {"include_usage": True}}
+        body: dict = {"model": route.model_id, "messages": messages, "stream": True}
+        if spec.stream_usage_option:
+            body["stream_options"] = {"include_usage": True}
         reasoning_model = route.model_id.startswith(spec.reasoning_model_prefixes)  # () matches nothing
         if not reasoning_model:
             for name in ("temperature", "top_p"):

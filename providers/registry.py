@@ -31,6 +31,8 @@ class ProviderSpec:
     attribution_headers: bool = False                 # OpenRouter's HTTP-Referer / X-Title
     # Perplexity (and some self-hosted servers) end with a finish_reason and EOF, never `data: [DONE]`.
     done_marker_required: bool = True
+    # stream_options.include_usage: Perplexity reports usage on every chunk and has refused the option.
+    stream_usage_option: bool = True
     extra_body: dict = field(default_factory=dict)
 
 
@@ -72,6 +74,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL",
             static_models=("sonar", "sonar-pro", "sonar-reasoning", "sonar-reasoning-pro", "sonar-deep-research"),
             has_models_endpoint=False, effort_model_prefixes=("sonar-deep-research",), done_marker_required=False,
+            stream_usage_option=False,
         ),
         ProviderSpec(
             "deepseek", "DeepSeek", "openai_chat", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL",

@@ -297,3 +297,9 @@ def test_stream_usage_is_priced_from_the_catalog(fake_provider):
     outcome = collect(resolve_route(model="openai/echo", user_id=None), ask("one two"))
     usage = outcome.of(EventKind.USAGE)[0].data
     assert usage["cost"] == Decimal("0.001") * 2 + Decimal("0.002") * 4
+
+
+def test_perplexity_is_not_sent_stream_options_and_still_reports_usage(fake_provider):
+    outcome = collect(resolve_route(model="perplexity/echo", user_id=None), ask("a b c"))
+    assert "stream_options" not in sent(fake_provider)["json"]
+    assert outcome.of(EventKind.USAGE)[-1].data["prompt_tokens"] == 3
