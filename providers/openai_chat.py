@@ -70,6 +70,65 @@ def usage_from(raw: dict) -> dict:
     }
 
 
+class ThinkTagSplitter:
+    """Reasoning a model writes inline as a leading `<think>…</think>` (Perplexity sonar-reasoning, R1-style
+    models on Ollama or vLLM) becomes reasoning; tags split across chunks are held back until they are whole."""
+
+    OPEN, CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self.state = "start"  # "start" (undecided) | "thinking" | "after" (</think> seen) | "text"
+        self.pending = ""
+
+    def feed(self, text: str) -> list[StreamEvent]:
+        if self.state == "text":
+            return [StreamEvent(EventKind.TEXT, text)]
+        if self.state == "after":  # the blank lines between </think> and the answer are not the answer
+            text = text.lstrip()
+            if not text:
+                return []
+            self.state = "text"
+            return [StreamEvent(EventKind.TEXT, text)]
+        self.pending += text
+        events: list[StreamEvent] = []
+        if self.state == "start":
+            head = self.pending.lstrip()
+            if head.startswith(self.OPEN):
+                self.state, self.pending = "thinking", head[len(self.OPEN):]
+            elif self.OPEN.startswith(head):
+                return events  # still could be "<think>"
+            else:
+                everything, self.state, self.pending = self.pending, "text", ""
+                return [StreamEvent(EventKind.TEXT, everything)]
+        if self.state == "thinking":
+            end = self.pending.find(self.CLOSE)
+            if end >= 0:
+                reasoning, rest = self.pending[:end], self.pending[end + len(self.CLOSE):]
+                self.state, self.pending = "after", ""
+                if reasoning:
+                    events.append(StreamEvent(EventKind.REASONING, reasoning))
+                return events + (self.feed(rest) if rest else [])
+            keep = _partial_suffix(self.pending, self.CLOSE)
+            ready, self.pending = self.pending[:len(self.pending) - keep], self.pending[len(self.pending) - keep:]
+            if ready:
+                events.append(StreamEvent(EventKind.REASONING, ready))
+        return events
+
+    def flush(self) -> list[StreamEvent]:
+        pending, self.pending = self.pending, ""
+        if not pending:
+            return []
+        return [StreamEvent(EventKind.REASONING if self.state == "thinking" else EventKind.TEXT, pending)]
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest end of `text` that begins `tag` (a tag still arriving)."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
 class OpenAIChatTranslator(StreamTranslator):
     """One chat.completion.chunk stream; the end marker is `data: [DONE]`."""
 
@@ -80,6 +139,7 @@ class OpenAIChatTranslator(StreamTranslator):
         self.tools = ToolCallAssembler()
         self.citations: list | None = None
         self.reasoning_details: dict[tuple, dict] = {}
+        self.think_tags = ThinkTagSplitter() if spec_for(route).inline_think_tags else None
 
     def feed(self, sse) -> list[StreamEvent]:
         data = sse.data
@@ -112,7 +172,10 @@ class OpenAIChatTranslator(StreamTranslator):
                 events.append(StreamEvent(EventKind.REASONING, reasoning))
             content = delta.get("content")
             if content and isinstance(content, str):
-                events.append(StreamEvent(EventKind.TEXT, content))
+                if self.think_tags is not None:
+                    events.extend(self.think_tags.feed(content))
+                else:
+                    events.append(StreamEvent(EventKind.TEXT, content))
             for call in delta.get("tool_calls") or ():
                 function = call.get("function") or {}
                 self.tools.add(call.get("index", 0), id=call.get("id"), name=function.get("name"),
@@ -138,7 +201,8 @@ class OpenAIChatTranslator(StreamTranslator):
         return []
 
     def _finish(self) -> list[StreamEvent]:
-        events = self.tools.drain()
+        events = self.think_tags.flush() if self.think_tags is not None else []
+        events += self.tools.drain()
         if self.usage is not None:
             events.append(StreamEvent(EventKind.USAGE, data=self.usage))
         metadata = {}

@@ -33,6 +33,8 @@ class ProviderSpec:
     done_marker_required: bool = True
     # stream_options.include_usage: Perplexity reports usage on every chunk and has refused the option.
     stream_usage_option: bool = True
+    # Reasoning written inline as a leading <think>…</think> in the content (sonar-reasoning, R1-style models).
+    inline_think_tags: bool = False
     extra_body: dict = field(default_factory=dict)
 
 
@@ -74,7 +76,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL",
             static_models=("sonar", "sonar-pro", "sonar-reasoning", "sonar-reasoning-pro", "sonar-deep-research"),
             has_models_endpoint=False, effort_model_prefixes=("sonar-deep-research",), done_marker_required=False,
-            stream_usage_option=False,
+            stream_usage_option=False, inline_think_tags=True,
         ),
         ProviderSpec(
             "deepseek", "DeepSeek", "openai_chat", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL",
@@ -84,7 +86,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         ProviderSpec(
             "ollama", "Ollama", "openai_chat", "http://localhost:11434/v1", "OLLAMA_API_KEY", "OLLAMA_BASE_URL",
-            requires_key=False, static_models=(), reasoning_param="",
+            requires_key=False, static_models=(), reasoning_param="", inline_think_tags=True,
         ),
     )
 }
@@ -93,7 +95,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
 def custom_spec(*, slug: str, name: str, base_url: str) -> ProviderSpec:
     """A custom OpenAI-compatible endpoint (vLLM, llama.cpp, a gateway): plain protocol, no quirks."""
     return ProviderSpec(slug, name, "openai_chat", base_url, requires_key=False, reasoning_param="reasoning_effort",
-                        done_marker_required=False)
+                        done_marker_required=False, inline_think_tags=True)
 
 
 def get_spec(slug: str) -> ProviderSpec | None:

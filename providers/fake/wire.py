@@ -115,7 +115,19 @@ def openai_stream(plan: Plan, *, slug: str, model: str, include_usage: bool, pro
     if keepalive:
         yield keepalive
     yield chunk({"role": "assistant", "content": ""})
-    for index, piece in enumerate(plan.reasoning):
+    if plan.reasoning and slug == "perplexity":
+        # sonar-reasoning writes its reasoning into the content, inside a leading <think> block; the tags
+        # arrive cut across chunks, as tokens do.
+        inline = "<think>" + "".join(plan.reasoning) + "</think>\n\n"
+        plan_reasoning, cut = [], 5
+        while inline:
+            plan_reasoning.append(inline[:cut])
+            inline, cut = inline[cut:], cut + 2
+        for piece in plan_reasoning:
+            yield chunk({"content": piece})
+            if plan.delay:
+                yield plan.delay
+    for index, piece in enumerate(plan.reasoning if slug != "perplexity" else ()):
         if slug in ("deepseek", "xai"):
             delta = {"content": None, "reasoning_content": piece}
         elif slug == "openrouter":

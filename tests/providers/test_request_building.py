@@ -118,3 +118,26 @@ def test_scoped_clients_are_private_and_closed():
 
     shared, scoped = asyncio.run(go())
     assert scoped is not shared and scoped.is_closed and not shared.is_closed
+
+
+def _split_think(*pieces):
+    from providers.openai_chat import ThinkTagSplitter
+
+    splitter = ThinkTagSplitter()
+    events = [e for piece in pieces for e in splitter.feed(piece)] + splitter.flush()
+    return ("".join(e.text for e in events if e.kind == "reasoning"),
+            "".join(e.text for e in events if e.kind == "content"))
+
+
+def test_inline_think_tags_split_at_every_offset():
+    stream = "<think>step one\nstep two</think>\n\nThe answer: 42 <think>not reasoning</think>"
+    for cut in range(len(stream) + 1):
+        for cut2 in range(cut, min(len(stream), cut + 12) + 1):
+            assert _split_think(stream[:cut], stream[cut:cut2], stream[cut2:]) == (
+                "step one\nstep two", "The answer: 42 <think>not reasoning</think>"), (cut, cut2)
+
+
+def test_text_without_leading_think_tag_is_untouched():
+    assert _split_think("  <thing>", " is here") == ("", "  <thing> is here")
+    assert _split_think("Hello ", "<think>x</think>") == ("", "Hello <think>x</think>")
+    assert _split_think("<think>cut off mid-thought") == ("cut off mid-thought", "")
