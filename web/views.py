@@ -10,6 +10,7 @@ from accounts.services import api_token_create, api_token_revoke, user_sign_up
 from chats.models import Conversation, Preset
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from web.forms import ApiTokenForm, SignUpForm
+from web.security import content_security_policy
 from web.selectors import conversation_page_data, provider_configured
 
 PROVIDERS = list(BUILTIN_PROVIDERS)
@@ -29,6 +30,7 @@ def _ui_config(request) -> dict:
     }
 
 
+@content_security_policy
 @require_http_methods(["GET", "POST"])
 def signup(request):
     if request.user.is_authenticated:
@@ -46,6 +48,7 @@ def signup(request):
     return render(request, "web/signup.html", {"form": form, "first_account": first_account})
 
 
+@content_security_policy
 @login_required
 def home(request):
     return render(
@@ -59,6 +62,7 @@ def home(request):
     )
 
 
+@content_security_policy
 @login_required
 def conversation(request, conversation_id):
     conv = get_object_or_404(Conversation, pk=conversation_id, owner=request.user)
@@ -77,6 +81,7 @@ def conversation(request, conversation_id):
     )
 
 
+@content_security_policy
 @login_required
 def compare(request):
     return render(
@@ -90,6 +95,7 @@ def compare(request):
     )
 
 
+@content_security_policy
 @login_required
 def merge(request):
     conversations = Conversation.objects.filter(owner=request.user).order_by("-updated_at")[:200]
@@ -100,6 +106,7 @@ def merge(request):
     )
 
 
+@content_security_policy
 @login_required
 def presets(request):
     return render(
@@ -113,6 +120,7 @@ def presets(request):
     )
 
 
+@content_security_policy
 @login_required
 def keys(request):
     return render(
@@ -128,6 +136,7 @@ def keys(request):
     )
 
 
+@content_security_policy
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
@@ -152,6 +161,7 @@ def tokens(request):
     return response
 
 
+@content_security_policy
 @login_required
 @require_POST
 def token_revoke(request, token_id: int):

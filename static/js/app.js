@@ -231,6 +231,12 @@
     return "$" + (n === 0 ? "0" : n < 0.01 ? n.toFixed(5) : n.toFixed(4));
   };
 
+  // Forms that ask before they post (inline handlers are barred by the page's CSP).
+  document.addEventListener("submit", (e) => {
+    const form = e.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) e.preventDefault();
+  });
+
   // ---------- sidebar: mobile toggle, rename, delete ----------
   document.addEventListener("click", (e) => {
     const app = document.getElementById("app");

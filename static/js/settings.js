@@ -5,6 +5,14 @@
   const { el } = P;
   const $ = (id) => document.getElementById(id);
 
+  // ---------- a new API token, shown once ----------
+  const copyToken = $("copy-token");
+  if (copyToken) {
+    copyToken.addEventListener("click", () => {
+      navigator.clipboard.writeText($("new-token-value").textContent).then(() => P.toast("Token copied"));
+    });
+  }
+
   // ---------- providers overview ----------
   const providerList = $("provider-list");
   if (providerList) {

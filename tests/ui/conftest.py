@@ -74,6 +74,8 @@ def new_page(browser, live):
         page = context.new_page()
         page.js_errors = []
         page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        # A blocked script or style is a page that does not work as written.
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and page.js_errors.append(msg.text))
         return page
 
     yield open_page

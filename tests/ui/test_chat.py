@@ -63,6 +63,8 @@ def test_reply_arrives_in_pieces_with_usage_and_latency(new_page, live, ui_user,
     expect(page.locator(REPLY)).to_have_text(story(12))
     shot(page, "chat-complete")
     assert page.js_errors == []
+    csp = page.request.get(page.url).headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src", 1)[1].split(";")[0]
 
 
 def test_sse_is_the_fallback_without_websocket(new_page, live, ui_user, fake_provider):

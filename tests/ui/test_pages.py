@@ -90,6 +90,10 @@ def test_api_token_is_shown_once(new_page, live, ui_user, shot):
     page.goto(f"{live}/settings/tokens/")
     assert token not in page.content()
     expect(page.locator("#token-table")).to_contain_text(token[-4:])
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.locator(".empty")).to_be_visible()
+    assert not ui_user.api_tokens.exists()
 
 
 def test_presets_page_creates_and_applies(new_page, live, ui_user, shot):
