@@ -96,10 +96,13 @@ class AnthropicTranslator(StreamTranslator):
                 self.usage["completion_tokens"] = int(usage["output_tokens"])
             return []
         if kind == "message_stop":
-            thinking = [
-                {key: block[key] for key in ("type", "thinking", "signature", "data") if key in block}
-                for _, block in sorted(self.blocks.items()) if block.get("type") in ("thinking", "redacted_thinking")
-            ]
+            thinking = []
+            for _, block in sorted(self.blocks.items()):
+                if block.get("type") in ("thinking", "redacted_thinking"):
+                    if "thinking_pieces" in block:
+                        block["thinking"] = block.get("thinking", "") + "".join(block["thinking_pieces"])
+                    thinking.append({key: block[key] for key in ("type", "thinking", "signature", "data")
+                                     if key in block})
             metadata = {"anthropic_thinking": thinking} if thinking else {}
             if self.tool_calls:
                 metadata["tool_calls"] = list(self.tool_calls)
@@ -120,7 +123,7 @@ class AnthropicTranslator(StreamTranslator):
         if kind == "text_delta":
             return [StreamEvent(EventKind.TEXT, delta.get("text", ""))] if delta.get("text") else []
         if kind == "thinking_delta":
-            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+            block.setdefault("thinking_pieces", []).append(delta.get("thinking", ""))  # joined at the end
             return [StreamEvent(EventKind.REASONING, delta.get("thinking", ""))] if delta.get("thinking") else []
         if kind == "signature_delta":
             block["signature"] = block.get("signature", "") + delta.get("signature", "")

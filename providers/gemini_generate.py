@@ -70,7 +70,7 @@ class GeminiTranslator(StreamTranslator):
         if block:
             raise errors.ContentFiltered(f"Gemini blocked the prompt ({block}).", provider=self.route.provider)
         if payload.get("usageMetadata"):
-            self.usage = self._usage(payload["usageMetadata"])
+            self.usage = payload["usageMetadata"]  # cumulative; read once, at the end
         events: list[StreamEvent] = []
         candidates = payload.get("candidates") or []
         if not candidates:
@@ -102,21 +102,26 @@ class GeminiTranslator(StreamTranslator):
         reason = candidate.get("finishReason")
         if reason and reason != "FINISH_REASON_UNSPECIFIED":
             if self.usage is not None:
-                events.append(StreamEvent(EventKind.USAGE, data=self.usage))
+                events.append(StreamEvent(EventKind.USAGE, data=self._usage(self.usage)))
             finish = "tool_calls" if self.tool_calls else FINISH_REASONS.get(reason, reason.lower())
-            metadata = {"gemini_parts": self.parts} if any("thoughtSignature" in p for p in self.parts) else {}
+            metadata = {}
+            if self.tool_calls or any("thoughtSignature" in p for p in self.parts):
+                metadata["gemini_parts"] = self._replay_parts()
             if self.tool_calls:
-                metadata["gemini_parts"] = self.parts
                 metadata["tool_calls"] = list(self.tool_calls)
             events.append(StreamEvent(EventKind.FINISH, data={"finish_reason": finish}, metadata=metadata))
         return events
 
     def _keep_part(self, part: dict) -> None:
-        """Text parts merged into one per signature, as Gemini expects them back."""
-        if self.parts and "text" in self.parts[-1] and "thoughtSignature" not in part:
-            self.parts[-1] = dict(self.parts[-1], text=self.parts[-1]["text"] + part["text"])
+        """Text parts merged into one per signature, as Gemini expects them back (joined once, at the end)."""
+        last = self.parts[-1] if self.parts else None
+        if last is not None and "text" in last and "thoughtSignature" not in part:
+            last["text"].append(part["text"])
         else:
-            self.parts.append(dict(part))
+            self.parts.append(dict(part, text=[part["text"]]))
+
+    def _replay_parts(self) -> list[dict]:
+        return [dict(p, text="".join(p["text"])) if isinstance(p.get("text"), list) else p for p in self.parts]
 
     @staticmethod
     def _usage(raw: dict) -> dict:

@@ -207,7 +207,10 @@ class OpenAIChatTranslator(StreamTranslator):
             events.append(StreamEvent(EventKind.USAGE, data=self.usage))
         metadata = {}
         if self.reasoning_details:
-            metadata["reasoning_details"] = list(self.reasoning_details.values())
+            metadata["reasoning_details"] = [
+                {k: "".join(v) if k in ("text", "summary", "data") else v for k, v in detail.items()}
+                for detail in self.reasoning_details.values()
+            ]
         tool_calls = [event.data for event in events if event.kind is EventKind.TOOL_CALL]
         if tool_calls:
             metadata["tool_calls"] = tool_calls
@@ -227,7 +230,7 @@ class OpenAIChatTranslator(StreamTranslator):
             for field in ("text", "summary", "data"):
                 piece = detail.get(field)
                 if piece:
-                    stored[field] = stored.get(field, "") + piece
+                    stored.setdefault(field, []).append(piece)  # joined in _finish
                     if field != "data":
                         text.append(piece)
             for field in ("signature", "id", "format"):

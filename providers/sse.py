@@ -65,6 +65,9 @@ class SSEDecoder:
     def _line(self, raw: bytes) -> ServerSentEvent | None:
         if not raw:
             return self._dispatch()
+        if raw[:6] == b"data: ":  # the common case, without the general parse below
+            self._data.append(raw[6:].decode("utf-8", errors="replace"))
+            return None
         line = raw.decode("utf-8", errors="replace")
         if line[0] == ":":
             self.comments += 1
