@@ -17,12 +17,12 @@ from rest_framework import exceptions
 from chats.generations import (
     ACTIVE,
     aconversation_reply_start,
+    conversation_for_streaming,
     generation_cancel,
     generation_event_batches,
     generation_get,
 )
-from chats.selectors import conversation_get
-from chats.validation import validate_message_content, validate_model_name
+from chats.validation import validate_message_content
 from providers.errors import ProviderError
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -54,7 +54,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         try:
-            self.conversation = await sync_to_async(conversation_get)(
+            self.conversation = await sync_to_async(conversation_for_streaming)(
                 user=self.user, conversation_id=self.scope["url_route"]["kwargs"]["conversation_id"]
             )
         except Http404:
@@ -104,13 +104,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             raise FrameError("invalid", '"model" must be a string.')
         try:
             content = validate_message_content(content)
-            if model.strip():
-                model = await sync_to_async(validate_model_name)(model, user_id=self.user.pk)
         except exceptions.ValidationError as exc:
             raise FrameError(str(exc.get_codes()[0]) if isinstance(exc.get_codes(), list) else "invalid",
                              _detail(exc))
+        # An unusable model is a ProviderError from route resolution (invalid_model, unknown_provider, ...).
         generation = await aconversation_reply_start(user=self.user, conversation=self.conversation,
-                                                     content=content, model=model or None)
+                                                     content=content, model=model.strip() or None)
         await self._follow(generation.pk, 0)
 
     async def _cancel(self, frame: dict):

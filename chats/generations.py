@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -132,59 +133,96 @@ def resolve_model(*, conversation: Conversation, reply_to: Message | None, model
     )
 
 
-def chat_history(*, conversation: Conversation, up_to: Message) -> list[ChatMessage]:
-    """The context a reply sees: every message up to `up_to`, only the selected sibling answers,
+def chat_history(*, conversation: Conversation, up_to: Message | None) -> list[ChatMessage]:
+    """The context a reply sees: every message up to `up_to` (all if None), only the selected sibling answers,
     and assistant text even when it stopped early, but never an assistant turn that has no text."""
-    messages = conversation.messages.filter(
-        Q(created_at__lt=up_to.created_at) | Q(pk=up_to.pk)
-    ).order_by("created_at", "id")
-    history = []
-    for message in messages:
-        if message.role == MessageRole.ASSISTANT and (not message.selected or not message.content):
-            continue
-        if message.role not in (MessageRole.USER, MessageRole.ASSISTANT, MessageRole.TOOL):
-            continue
-        history.append(ChatMessage(role=message.role, content=message.content, reasoning=message.reasoning,
-                                   metadata=message.metadata or {}))
-    return history
+    messages = conversation.messages.filter(role__in=[MessageRole.USER, MessageRole.ASSISTANT, MessageRole.TOOL])
+    if up_to is not None:
+        messages = messages.filter(Q(created_at__lt=up_to.created_at) | Q(pk=up_to.pk))
+    rows = messages.order_by("created_at", "id").values_list("role", "content", "reasoning", "metadata", "selected")
+    return [
+        ChatMessage(role=role, content=content, reasoning=reasoning, metadata=metadata or {})
+        for role, content, reasoning, metadata, selected in rows
+        if role != MessageRole.ASSISTANT or (selected and content)
+    ]
 
 
-def _prepare(*, user, conversation: Conversation, reply_to: Message | None, content: str | None, model: str | None,
-             group_id, runner: str):
-    """Resolve the route, then in one transaction take the conversation, store the user message (if any), the
-    assistant message and the generation. Returns (generation, route, request)."""
-    from chats.services import message_create
+@dataclass
+class StartPlan:
+    """Everything a reply needs before anything is stored: its ids, its model's route and the request."""
+
+    user: object
+    conversation: Conversation
+    reply_to: Message | None
+    content: str | None
+    requested_model: str
+    model: str
+    group_id: uuid.UUID | None
+    route: object
+    request: ChatRequest
+    generation_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    message_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def lock_key(self) -> uuid.UUID:
+        return self.group_id or self.generation_id
+
+
+def _plan(*, user, conversation: Conversation, reply_to: Message | None, content: str | None, model: str | None,
+          group_id) -> StartPlan:
+    """Reads only: the model and its route (ProviderError if unusable), the history, and a first busy check."""
     from providers.gateway import resolve_route
 
+    if content is None and reply_to is None:
+        raise NoUserMessage()
     chosen = resolve_model(conversation=conversation, reply_to=reply_to, model=model)
     route = resolve_route(model=chosen, user_id=user.pk)
-    generation_id = uuid.uuid4()
-    lock_key = group_id or generation_id
+    holder = Conversation.objects.filter(pk=conversation.pk).values_list("active_stream", flat=True).first()
+    if holder is not None and holder != group_id and _has_active_generation(conversation.pk):
+        raise ConversationBusy()
+    history = chat_history(conversation=conversation, up_to=reply_to)
+    if content is not None:
+        history.append(ChatMessage(role=MessageRole.USER, content=content))
+    request = ChatRequest(messages=history, system=conversation.system_prompt, params=dict(conversation.params or {}))
+    return StartPlan(user=user, conversation=conversation, reply_to=reply_to, content=content,
+                     requested_model=(model or "").strip(), model=chosen, group_id=group_id, route=route,
+                     request=request)
+
+
+def _has_active_generation(conversation_id) -> bool:
+    return Generation.objects.filter(conversation_id=conversation_id, status__in=ACTIVE).exists()
+
+
+def _commit(plan: StartPlan, runner: str) -> Generation:
+    """One transaction: take the conversation (ConversationBusy if taken), store the user message (if any), the
+    streaming assistant message and the generation."""
+    from chats.services import message_create
+
+    conversation, reply_to = plan.conversation, plan.reply_to
     with transaction.atomic():
-        _take_conversation(conversation=conversation, lock_key=lock_key)
-        if content is not None:
-            reply_to = message_create(conversation=conversation, content=content, role=MessageRole.USER,
-                                      model=(model or "").strip())
-        if reply_to is None:
-            raise NoUserMessage()
-        siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
-        if group_id is None:
-            siblings.update(selected=False)
+        _take_conversation(conversation=conversation, lock_key=plan.lock_key)
+        if plan.content is not None:
+            reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
+                                      model=plan.requested_model)
             selected = True
         else:
-            selected = not siblings.filter(selected=True).exists()
+            siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
+            if plan.group_id is None:
+                siblings.update(selected=False)
+                selected = True
+            else:
+                selected = not siblings.filter(selected=True).exists()
         message = Message.objects.create(
-            conversation=conversation, role=MessageRole.ASSISTANT, model=chosen, status=MessageStatus.STREAMING,
-            reply_to=reply_to, selected=selected,
+            id=plan.message_id, conversation=conversation, role=MessageRole.ASSISTANT, model=plan.model,
+            status=MessageStatus.STREAMING, reply_to=reply_to, selected=selected,
         )
         now = timezone.now()
         generation = Generation.objects.create(
-            id=generation_id, owner=user, conversation=conversation, message=message, model=chosen,
-            status=GenerationStatus.RUNNING, group_id=group_id, runner=runner, started_at=now, heartbeat_at=now,
+            id=plan.generation_id, owner=plan.user, conversation=conversation, message=message, model=plan.model,
+            status=GenerationStatus.RUNNING, group_id=plan.group_id, runner=runner, started_at=now,
+            heartbeat_at=now,
         )
-    request = ChatRequest(messages=chat_history(conversation=conversation, up_to=reply_to),
-                          system=conversation.system_prompt, params=dict(conversation.params or {}))
-    return generation, route, request
+    return generation
 
 
 def _take_conversation(*, conversation: Conversation, lock_key) -> None:
@@ -195,18 +233,17 @@ def _take_conversation(*, conversation: Conversation, lock_key) -> None:
     if taken:
         return
     # The holder may have ended without releasing (a crash): take it over only if nothing runs there.
-    if Generation.objects.filter(conversation=conversation, status__in=ACTIVE).exists():
+    if _has_active_generation(conversation.pk):
         raise ConversationBusy()
     holder = Conversation.objects.filter(pk=conversation.pk).values_list("active_stream", flat=True).first()
     if not Conversation.objects.filter(pk=conversation.pk, active_stream=holder).update(active_stream=lock_key):
         raise ConversationBusy()
 
 
-def _register(generation: Generation, loop: asyncio.AbstractEventLoop) -> Run:
+def _register(plan: StartPlan, loop: asyncio.AbstractEventLoop) -> Run:
     run = Run(
-        generation_id=str(generation.pk), message_id=str(generation.message_id) if generation.message_id else None,
-        conversation_id=str(generation.conversation_id) if generation.conversation_id else None,
-        lock_key=str(generation.group_id or generation.pk), model=generation.model, loop=loop,
+        generation_id=str(plan.generation_id), message_id=str(plan.message_id),
+        conversation_id=str(plan.conversation.pk), lock_key=str(plan.lock_key), model=plan.model, loop=loop,
     )
     RUNS[run.generation_id] = run
     return run
@@ -235,9 +272,11 @@ def conversation_reply_start(*, user, conversation: Conversation, content: str, 
 
 def _start_sync(**kwargs) -> Generation:
     loop = _loop_for_sync_caller()
-    generation, route, request = _prepare(runner=persister_for(loop).runner, **kwargs)
-    run = _register(generation, loop)
-    loop.call_soon_threadsafe(_launch, run, route, request)
+    plan = _plan(**kwargs)
+    generation = _commit(plan, persister_for(loop).runner)
+    run = _register(plan, loop)
+    run.mark_stored(True)
+    loop.call_soon_threadsafe(_launch, run, plan.route, plan.request)
     return generation
 
 
@@ -257,8 +296,27 @@ async def aconversation_reply_start(*, user, conversation: Conversation, content
 async def _start_async(**kwargs) -> Generation:
     loop = asyncio.get_running_loop()
     note_server_loop(loop)
-    generation, route, request = await sync_to_async(_prepare)(runner=persister_for(loop).runner, **kwargs)
-    _launch(_register(generation, loop), route, request)
+    return await sync_to_async(_plan_launch_commit)(loop, kwargs)
+
+
+def _plan_launch_commit(loop: asyncio.AbstractEventLoop, kwargs: dict) -> Generation:
+    """Plan, start the provider call in `loop`, then store the rows, all in one thread hop.
+
+    The provider call starts while the rows are written: a real provider's first token takes far longer than the
+    transaction, so storing adds nothing to the time to first token. Events wait in memory until the rows exist.
+    """
+    plan = _plan(**kwargs)
+    run = _register(plan, loop)
+    loop.call_soon_threadsafe(_launch, run, plan.route, plan.request)
+    try:
+        generation = _commit(plan, persister_for(loop).runner)
+    except BaseException:
+        # Refused (409) or failed: the provider call is closed and nothing of the run is kept.
+        RUNS.pop(run.generation_id, None)
+        run.mark_stored(False)
+        loop.call_soon_threadsafe(run.stop, GenerationStatus.CANCELLED)
+        raise
+    run.mark_stored(True)
     return generation
 
 
@@ -375,6 +433,9 @@ async def _drive(run: Run, route, request) -> None:
 
 
 async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderError | None) -> None:
+    if not await run.stored:
+        run.finished = True  # refused before it was stored: nothing to keep, nobody to tell
+        return
     for event_type, fields in reply.closing_events(status=status, error=error):
         run.emit(event_type, fields)
     done = {"type": TERMINAL_EVENT, "seq": run.seq + 1, **reply.done_fields(message_id=run.message_id, status=status)}
@@ -566,6 +627,14 @@ async def generation_events(generation_id, *, after: int = 0) -> AsyncIterator[d
 # --- reading, cancelling ---------------------------------------------------------------------------------------------
 
 
+def conversation_for_streaming(*, user, conversation_id) -> Conversation:
+    """The user's conversation (one plain query, nothing annotated), or Http404."""
+    try:
+        return Conversation.objects.get(pk=uuid.UUID(str(conversation_id)), owner=user)
+    except (ValueError, AttributeError, Conversation.DoesNotExist):
+        raise Http404("No such conversation.")
+
+
 def generation_get(*, user, generation_id) -> Generation:
     """The user's generation, or Http404 (also for another user's or a malformed id)."""
     try:
@@ -666,13 +735,15 @@ def generations_repair(*, stale_after: timedelta | None = None) -> int:
 
 
 def _close_orphan(generation_id, *, status: str) -> int:
-    """Store the end of a generation nobody runs any more: its persisted text stays, a `done` event closes the log."""
+    """Store the end of a generation nobody runs any more: its text is rebuilt from the event log (which is
+    ahead of the stored text by up to a second), and a `done` event closes the log."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().filter(pk=generation_id, status__in=ACTIVE).first()
         if generation is None:
             return 0
-        last_seq = GenerationSlice.objects.filter(generation=generation).order_by("-last_seq").values_list(
-            "last_seq", flat=True).first() or 0
+        logged = [event for events in GenerationSlice.objects.filter(generation=generation).order_by("first_seq")
+                  .values_list("events", flat=True) for event in events]
+        last_seq = logged[-1]["seq"] if logged else 0
         error = Interrupted() if status == GenerationStatus.INTERRUPTED else None
         events = []
         if error is not None:
@@ -689,7 +760,11 @@ def _close_orphan(generation_id, *, status: str) -> int:
         Generation.objects.filter(pk=generation.pk).update(last_seq=events[-1]["seq"], finished_at=timezone.now(),
                                                            **fields)
         if generation.message_id:
-            Message.objects.filter(pk=generation.message_id).update(**fields)
+            text = {}
+            if logged:
+                text = {"content": "".join(e.get("content", "") for e in logged if e["type"] == "content"),
+                        "reasoning": "".join(e.get("reasoning", "") for e in logged if e["type"] == "reasoning")}
+            Message.objects.filter(pk=generation.message_id).update(**fields, **text)
         if generation.conversation_id:
             release_conversation(conversation_id=generation.conversation_id,
                                  lock_key=str(generation.group_id or generation.pk), generation_id=generation.pk,

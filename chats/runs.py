@@ -8,17 +8,26 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 logger = logging.getLogger("parley.generations")
 
 # Events are persisted and fanned out across processes in slices of this length: a crash loses at most one.
 SLICE_SECONDS = 0.04
+# Each message's text so far is rewritten this often (a repair rebuilds the rest from the event log).
+TEXT_SECONDS = 1.0
 # A running generation's process touches its heartbeat this often; a stale one was left behind by a crash.
 HEARTBEAT_SECONDS = 10.0
 # Every run of this process, by generation id (str).
 RUNS: dict[str, "Run"] = {}
+
+
+def _running_loop():
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def group_name(generation_id) -> str:
@@ -84,6 +93,29 @@ class Run:
     finished: bool = False
     # Publish slices on the shared channel layer only once a follower in another process asked for them.
     fan_out: bool = False
+    text_seq: int = 0  # the seq up to which the message text in the database is current
+    # Resolves True once the generation's rows are committed (its slices can be written), False if refused.
+    stored: asyncio.Future | None = None
+
+    def __post_init__(self):
+        self.stored = self.loop.create_future() if self.loop is not None else None
+
+    def mark_stored(self, stored: bool) -> None:
+        """Say whether the rows exist; safe from any thread."""
+        def resolve():
+            if not self.stored.done():
+                self.stored.set_result(stored)
+                if stored and self.pending:
+                    persister_for(self.loop).dirty.add(self)
+
+        if _running_loop() is self.loop:
+            resolve()
+        else:
+            self.loop.call_soon_threadsafe(resolve)
+
+    @property
+    def is_stored(self) -> bool:
+        return self.stored.done() and self.stored.result()
 
     @property
     def seq(self) -> int:
@@ -99,7 +131,8 @@ class Run:
                 subscriber.push(event)
             else:
                 subscriber.loop.call_soon_threadsafe(subscriber.push, event)
-        persister_for(self.loop).dirty.add(self)
+        if self.is_stored:
+            persister_for(self.loop).dirty.add(self)
         return event
 
     def subscribe(self, subscriber: Subscriber, after: int) -> list[dict]:
@@ -118,9 +151,13 @@ class Run:
         if self.task is not None:
             self.task.cancel()
 
-    def take_pending(self) -> tuple[list[dict], str, str]:
+    def take_pending(self) -> list[dict]:
         events, self.pending = self.pending, []
-        return events, "".join(self.content), "".join(self.reasoning)
+        return events
+
+    def text_snapshot(self) -> tuple[str, str | None, int, str, str]:
+        """(generation id, message id, seq, content, reasoning) as of now."""
+        return self.generation_id, self.message_id, self.seq, "".join(self.content), "".join(self.reasoning)
 
 
 # One thread does every write of the slice persister, so the token path never waits for the database.
@@ -133,8 +170,13 @@ def run_db(fn, *args):
 
 
 def _with_connection(fn, args):
-    close_old_connections()
-    return fn(*args)
+    # The persister keeps its connection (a new one per slice would cost more than the slice); after a database
+    # error it drops it, so the next call reconnects.
+    try:
+        return fn(*args)
+    except DatabaseError:
+        connections.close_all()
+        raise
 
 
 def close_db_connections() -> None:
@@ -151,6 +193,7 @@ class Persister:
         self.task: asyncio.Task | None = None
         self.control_task: asyncio.Task | None = None
         self.last_heartbeat = time.monotonic()
+        self.last_text_write = time.monotonic()
         self.lock = asyncio.Lock()
         # Other processes ask this loop's runs to stop through this channel (see chats.generations.generation_cancel).
         self.runner = f"parley.runner.{uuid.uuid4().hex}"
@@ -182,46 +225,55 @@ class Persister:
                 run.stop(message.get("reason") or "cancelled")
 
     async def _loop(self) -> None:
+        pause = SLICE_SECONDS
         while True:
-            await asyncio.sleep(SLICE_SECONDS)
+            await asyncio.sleep(pause)
+            started = time.monotonic()
             try:
                 await self.flush()
                 if time.monotonic() - self.last_heartbeat >= HEARTBEAT_SECONDS:
                     await self._heartbeat()
             except Exception:
                 logger.exception("Persisting generation events failed; retrying in the next slice")
+            # Under load a write takes longer: slices then grow, so writing stays a small share of the time.
+            pause = max(SLICE_SECONDS, 2 * (time.monotonic() - started))
             if not self.dirty and not any(run.loop is self.loop for run in RUNS.values()):
                 self.task = None
                 return
 
     async def flush(self, final: tuple[Run, dict] | None = None) -> None:
-        """Persist what is pending; `final` also stores the end state of one run in the same transaction."""
+        """Persist pending events (one insert per slice); every TEXT_SECONDS, and with `final` (the end state of
+        one run), also the text so far of each message, in the same transaction."""
         async with self.lock:
-            runs, self.dirty = self.dirty, set()
-            if final is not None:
-                runs.add(final[0])
-            batch = []
-            for run in runs:
-                events, content, reasoning = run.take_pending()
-                if events or (final is not None and run is final[0]):
-                    batch.append((run, events, content, reasoning))
-            if not batch:
+            runs, self.dirty = {run for run in self.dirty if run.is_stored}, set()
+            final_run, final_state = final if final is not None else (None, None)
+            if final_run is not None:
+                runs.add(final_run)
+            slices = {run: run.take_pending() for run in runs}
+            slices = {run: events for run, events in slices.items() if events or run is final_run}
+            if not slices:
                 return
-            final_state = final[1] if final is not None else None
-            final_run = final[0] if final is not None else None
+            write_text = time.monotonic() - self.last_text_write >= TEXT_SECONDS
+            text_runs = [run for run in (RUNS_OF(self.loop) if write_text else ())
+                         if run.is_stored and run.text_seq < run.seq and run is not final_run]
+            texts = [run.text_snapshot() for run in text_runs]
+            end = None
+            if final_run is not None:
+                end = (*final_run.text_snapshot(), final_state, final_run.lock_key, final_run.conversation_id)
             try:
-                await run_db(_write_slices, [
-                    (run.generation_id, run.message_id, events, content, reasoning,
-                     final_state if run is final_run else None, run.lock_key, run.conversation_id)
-                    for run, events, content, reasoning in batch
-                ])
+                await run_db(_write_slices, [(run.generation_id, events) for run, events in slices.items() if events],
+                             texts, end)
             except Exception:
                 # Put the events back in front so the next slice retries them in order.
-                for run, events, _content, _reasoning in batch:
+                for run, events in slices.items():
                     run.pending[:0] = events
                     self.dirty.add(run)
                 raise
-            await fan_out([(run.generation_id, events) for run, events, _c, _r in batch
+            if write_text:
+                self.last_text_write = time.monotonic()
+            for run, text in zip(text_runs, texts, strict=True):
+                run.text_seq = text[2]
+            await fan_out([(run.generation_id, events) for run, events in slices.items()
                            if events and (run.fan_out or run is final_run)])
 
     async def _heartbeat(self) -> None:
@@ -235,6 +287,10 @@ _persisters: dict[asyncio.AbstractEventLoop, Persister] = {}
 _persisters_lock = threading.Lock()
 
 
+def RUNS_OF(loop) -> list["Run"]:  # noqa: N802 - reads like the RUNS registry it filters
+    return [run for run in list(RUNS.values()) if run.loop is loop]
+
+
 def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
     persister = _persisters.get(loop)
     if persister is None:
@@ -243,35 +299,29 @@ def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
     return persister
 
 
-def _write_slices(items) -> None:
-    """One transaction per slice for every dirty run: the new events, each message's text so far, end states."""
+def _write_slices(slices, texts, end) -> None:
+    """One transaction: the new slices; the texts so far (batched CASE updates); the end state of one run."""
     from chats.models import Conversation, Generation, GenerationSlice, Message
 
     now = timezone.now()
     with transaction.atomic():
         GenerationSlice.objects.bulk_create([
             GenerationSlice(generation_id=gid, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], events=events)
-            for gid, _mid, events, *_rest in items if events
+            for gid, events in slices
         ])
-        running = [item for item in items if item[5] is None and item[2]]
-        if running:
-            # Batched CASE updates: a slice costs a couple of statements however many replies are streaming.
+        if texts:
             Generation.objects.bulk_update(
-                [Generation(pk=gid, last_seq=events[-1]["seq"], heartbeat_at=now) for gid, _m, events, *_ in running],
+                [Generation(pk=gid, last_seq=seq, heartbeat_at=now) for gid, _mid, seq, _c, _r in texts],
                 ["last_seq", "heartbeat_at"], batch_size=250,
             )
             Message.objects.bulk_update(
                 [Message(pk=mid, content=content, reasoning=reasoning, updated_at=now)
-                 for _g, mid, _e, content, reasoning, *_ in running if mid is not None],
+                 for _gid, mid, _seq, content, reasoning in texts if mid is not None],
                 ["content", "reasoning", "updated_at"], batch_size=250,
             )
-        for gid, mid, events, content, reasoning, final, lock_key, conversation_id in items:
-            if final is None:
-                continue
-            generation_fields = {"heartbeat_at": now, **final["generation"]}
-            if events:
-                generation_fields["last_seq"] = events[-1]["seq"]
-            Generation.objects.filter(pk=gid).update(**generation_fields)
+        if end is not None:
+            gid, mid, seq, content, reasoning, final, lock_key, conversation_id = end
+            Generation.objects.filter(pk=gid).update(last_seq=seq + 1, heartbeat_at=now, **final["generation"])
             if mid is not None:
                 Message.objects.filter(pk=mid).update(content=content, reasoning=reasoning, updated_at=now,
                                                       **final["message"])

@@ -2,7 +2,8 @@
 from rest_framework import serializers
 
 from chats.models import Generation
-from chats.validation import ParamsSerializer, validate_message_content, validate_model_name
+from chats.runs import RUNS
+from chats.validation import ParamsSerializer, validate_message_content
 from core.serializers import StrictFieldsMixin
 
 
@@ -21,29 +22,28 @@ class GenerationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # While it streams in this process, the text is the live one (the stored text trails by up to a second).
     def get_content(self, obj) -> str:
+        run = RUNS.get(str(obj.pk))
+        if run is not None:
+            return "".join(run.content)
         return obj.message.content if obj.message_id else ""
 
     def get_reasoning(self, obj) -> str:
+        run = RUNS.get(str(obj.pk))
+        if run is not None:
+            return "".join(run.reasoning)
         return obj.message.reasoning if obj.message_id else ""
 
 
-class _ModelFieldMixin:
-    def _model(self, value: str) -> str:
-        user = self.context.get("user")
-        return validate_model_name(value, user_id=user.pk if user is not None else None) if value.strip() else ""
-
-
-class CompletionRequestSerializer(StrictFieldsMixin, _ModelFieldMixin, serializers.Serializer):
+class CompletionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    # The model name is checked when its route is resolved (400 invalid_model / unknown_provider), in one place.
     content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
                                     help_text="The user's message; stored, then answered.")
     message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
                                     help_text="Same as `content` (seed clients).")
     model = serializers.CharField(required=False, allow_blank=True, max_length=300,
                                   help_text="`provider/model-id`; defaults to the conversation's model.")
-
-    def validate_model(self, value):
-        return self._model(value)
 
     def validate(self, attrs):
         if ("content" in attrs) == ("message" in attrs):
@@ -57,13 +57,15 @@ class StatelessMessageSerializer(StrictFieldsMixin, serializers.Serializer):
     content = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
-class StatelessChatSerializer(StrictFieldsMixin, _ModelFieldMixin, serializers.Serializer):
+class StatelessChatSerializer(StrictFieldsMixin, serializers.Serializer):
     model = serializers.CharField(max_length=300, help_text="`provider/model-id`.")
     messages = StatelessMessageSerializer(many=True, allow_empty=False)
     params = ParamsSerializer(required=False)
 
     def validate_model(self, value):
-        return self._model(value) or self.fail("required")
+        if not value.strip():
+            self.fail("blank")
+        return value.strip()
 
     def validate_messages(self, value):
         for message in value:

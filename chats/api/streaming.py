@@ -26,12 +26,12 @@ from chats.generations import (
     aconversation_reply_start,
     ageneration_start,
     agenerations_wait_finished,
+    conversation_for_streaming,
     generation_cancel,
     generation_event_batches,
     generation_get,
 )
 from chats.models import Generation, MessageRole
-from chats.selectors import conversation_get
 from chats.sse import ping_seconds, sse_response
 from core.exceptions import api_exception_handler
 from core.serializers import ErrorSerializer
@@ -144,7 +144,7 @@ def _latest_user_message(conversation):
 
 
 def _resumable_generation(*, user, conversation_id) -> Generation | None:
-    conversation = conversation_get(user=user, conversation_id=conversation_id)
+    conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     return conversation.generations.order_by("-created_at").first()
 
 
@@ -169,7 +169,7 @@ async def conversation_stream(request, user, conversation_id):
         generation = await sync_to_async(_resumable_generation)(user=user, conversation_id=conversation_id)
         if generation is not None:
             return _stream(generation.pk, _after(last_event_id))
-    conversation = await sync_to_async(conversation_get)(user=user, conversation_id=conversation_id)
+    conversation = await sync_to_async(conversation_for_streaming)(user=user, conversation_id=conversation_id)
     reply_to = await sync_to_async(_latest_user_message)(conversation)
     if reply_to is None:
         return _error("The conversation has no user message to reply to.", "no_user_message", 400)
@@ -197,7 +197,7 @@ def _validated(serializer_class, data, user) -> dict:
 @_documented_by(CompletionsSchema)
 @_api_view
 async def conversation_completions(request, user, conversation_id):
-    conversation = await sync_to_async(conversation_get)(user=user, conversation_id=conversation_id)
+    conversation = await sync_to_async(conversation_for_streaming)(user=user, conversation_id=conversation_id)
     data = await sync_to_async(_validated)(CompletionRequestSerializer, _json_body(request), user)
     generation = await aconversation_reply_start(user=user, conversation=conversation, content=data["content"],
                                                  model=data.get("model") or None)

@@ -20,10 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def leftover(user, *, text: str, heartbeat_age: timedelta) -> Generation:
-    """What a crashed server leaves: a streaming message with some text and a running generation."""
+    """What a crashed server leaves: a running generation whose event log has `text`, and a streaming message
+    whose stored text is behind it (the text is rewritten once a second, the log every slice)."""
     conversation = conversation_create(owner=user, default_model="openai/story-3-0")
     prompt = message_create(conversation=conversation, content="hello")
-    message = Message.objects.create(conversation=conversation, role="assistant", content=text,
+    message = Message.objects.create(conversation=conversation, role="assistant", content=text[:3],
                                      status=MessageStatus.STREAMING, reply_to=prompt, model="openai/story-3-0")
     generation = Generation.objects.create(
         owner=user, conversation=conversation, message=message, model="openai/story-3-0",

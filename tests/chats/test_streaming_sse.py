@@ -178,6 +178,14 @@ async def test_cancel_keeps_the_partial_text_and_closes_the_upstream_call(live_a
         async with client.stream("GET", f"/api/v1/conversations/{conversation.pk}/stream/") as response:
             events = await read_events(response, stop_after=6)
             generation_id = events[0]["generation_id"]
+            # While it streams, the stored text catches up within about a second (a crash loses little).
+            stored = ""
+            for _ in range(100):
+                stored = (await Message.objects.aget(pk=events[0]["message_id"])).content
+                if stored:
+                    break
+                await asyncio.sleep(0.05)
+            assert stored and story_text(500).startswith(stored)
             cancelled = await client.post(f"/api/v1/generations/{generation_id}/cancel/")
             events += await read_events(response)
     assert cancelled.status_code == 200
