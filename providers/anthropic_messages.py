@@ -17,9 +17,9 @@ STREAM_ERRORS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 
 NAME = "Anthropic"
 
 
-def _headers(route: Route) -> dict:
+def _headers(route: Route, *, stream: bool = False) -> dict:
     return {"x-api-key": route.api_key, "anthropic-version": API_VERSION, "content-type": "application/json",
-            "accept": "text/event-stream"}
+            "accept": "text/event-stream" if stream else "application/json"}
 
 
 def _message(message) -> dict | None:
@@ -169,7 +169,7 @@ class AnthropicMessagesAdapter(HttpAdapter):
                  "input_schema": tool["function"].get("parameters") or {"type": "object", "properties": {}}}
                 for tool in params["tools"] if tool.get("function")
             ]
-        return HttpCall("POST", f"{route.base_url}/v1/messages", _headers(route), body)
+        return HttpCall("POST", f"{route.base_url}/v1/messages", _headers(route, stream=True), body)
 
     def translator(self, route: Route) -> AnthropicTranslator:
         return AnthropicTranslator(route)

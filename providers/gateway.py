@@ -1,6 +1,5 @@
 """The one entry point to models: resolve "provider/model-id" to a Route, stream or complete a chat, price usage."""
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,8 +12,6 @@ from providers import errors
 from providers.base import ChatRequest, Route
 from providers.events import EventKind, StreamEvent
 from providers.registry import PROVIDERS, get_adapter
-
-logger = logging.getLogger("parley.providers")
 
 
 def split_model(model: str) -> tuple[str, str]:
@@ -56,6 +53,7 @@ def resolve_route(*, model: str, user_id: int | None) -> Route:
     """Where a chat with `model` goes for this user, with which key (user's, then shared, then env)."""
     from providers.models import ProviderKey
 
+    model = (model or "").strip()
     provider, model_id = split_model(model)
     spec = PROVIDERS.get(provider)
     if spec is None:

@@ -14,8 +14,9 @@ FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_fil
 THINKING_MODEL_PREFIXES = ("gemini-2.5", "gemini-3")
 
 
-def _headers(route: Route) -> dict:
-    return {"x-goog-api-key": route.api_key, "content-type": "application/json", "accept": "text/event-stream"}
+def _headers(route: Route, *, stream: bool = False) -> dict:
+    return {"x-goog-api-key": route.api_key, "content-type": "application/json",
+            "accept": "text/event-stream" if stream else "application/json"}
 
 
 def _content(message, tool_names: dict) -> dict | None:
@@ -164,7 +165,7 @@ class GeminiGenerateAdapter(HttpAdapter):
                 for tool in params["tools"] if tool.get("function")
             ]}]
         url = f"{route.base_url}/v1beta/models/{route.model_id}:streamGenerateContent?alt=sse"
-        return HttpCall("POST", url, _headers(route), body)
+        return HttpCall("POST", url, _headers(route, stream=True), body)
 
     def translator(self, route: Route) -> GeminiTranslator:
         return GeminiTranslator(route)

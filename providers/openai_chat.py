@@ -22,8 +22,8 @@ def _url(route: Route, path: str) -> str:
     return route.base_url.rstrip("/") + path
 
 
-def _headers(route: Route, spec: ProviderSpec) -> dict:
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+def _headers(route: Route, spec: ProviderSpec, *, stream: bool = False) -> dict:
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
     if route.api_key:
         headers["Authorization"] = f"Bearer {route.api_key}"
     if spec.attribution_headers:
@@ -293,7 +293,7 @@ class OpenAIChatAdapter(HttpAdapter):
         if params.get("tools"):
             body["tools"] = params["tools"]
         body.update(spec.extra_body)
-        return HttpCall("POST", _url(route, "/chat/completions"), _headers(route, spec), body)
+        return HttpCall("POST", _url(route, "/chat/completions"), _headers(route, spec, stream=True), body)
 
     def translator(self, route: Route) -> OpenAIChatTranslator:
         return OpenAIChatTranslator(route)
