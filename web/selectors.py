@@ -64,6 +64,9 @@ def conversation_page_data(*, conversation: Conversation) -> dict:
                 "reply_to": str(m.reply_to_id) if m.reply_to_id else None,
                 "selected": m.selected,
                 "generation_id": str(generation.id) if generation else None,
+                # Only what the page shows; the rest of metadata (provider signatures…) stays on the server.
+                "citations": (m.metadata or {}).get("citations") or [],
+                "tool_calls": (m.metadata or {}).get("tool_calls") or [],
                 "created_at": m.created_at.isoformat(),
             }
         )

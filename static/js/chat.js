@@ -182,7 +182,7 @@
   /** One assistant reply on screen; `update*` methods are called as events arrive. */
   class Reply {
     constructor(data) {
-      this.data = Object.assign({ content: "", reasoning: "", usage: {}, status: "streaming" }, data);
+      this.data = Object.assign({ content: "", reasoning: "", usage: {}, status: "streaming", citations: [], tool_calls: [] }, data);
       this.node = el("div", { class: "msg msg-assistant", "data-message-id": this.data.id || "" });
       this.head = el("div", { class: "msg-head" });
       this.modelName = el("span", { class: "model-name" });
@@ -193,9 +193,11 @@
       this.reasoningBody = el("div", { class: "reasoning-body md" });
       this.reasoning.append(this.reasoningSummary, this.reasoningBody);
       this.body = el("div", { class: "msg-body md" });
+      this.tools = el("div", { class: "tool-calls", hidden: true });
+      this.sources = el("div", { class: "citations", hidden: true });
       this.errorBox = el("div", { class: "msg-error", hidden: true });
       this.meta = el("div", { class: "msg-meta" });
-      this.node.append(this.head, this.reasoning, this.body, this.errorBox, this.meta);
+      this.node.append(this.head, this.reasoning, this.tools, this.body, this.sources, this.errorBox, this.meta);
       this.pending = false;
       this.render();
     }
@@ -233,8 +235,33 @@
         this.badge.textContent = label[0];
         this.badge.className = "badge " + label[1];
       }
+      this.renderTools();
+      this.renderCitations();
       this.renderError();
       this.renderMeta();
+    }
+    renderTools() {
+      const calls = this.data.tool_calls || [];
+      this.tools.hidden = !calls.length;
+      this.tools.replaceChildren(
+        ...calls.map((c) => {
+          const args = typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments || {});
+          return el("div", { class: "tool-call" }, icon("sliders"), el("code", { text: c.name || "tool" }), el("span", { class: "faint", text: args }));
+        })
+      );
+    }
+    renderCitations() {
+      const cites = this.data.citations || [];
+      this.sources.hidden = !cites.length;
+      if (!cites.length) return;
+      const list = el("ol");
+      for (const c of cites) {
+        const url = typeof c === "string" ? c : c && c.url;
+        const title = (c && c.title) || url || "";
+        const safe = typeof url === "string" && /^https?:\/\//i.test(url);
+        list.append(el("li", {}, safe ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer nofollow", text: title }) : el("span", { text: title })));
+      }
+      this.sources.replaceChildren(el("div", { class: "faint", text: "Sources" }), list);
     }
     renderError() {
       const d = this.data;
@@ -496,6 +523,12 @@
           replaceOnReplay = false;
         }
         d.reasoning += evt.reasoning || "";
+        break;
+      case "citations":
+        d.citations = evt.citations || [];
+        break;
+      case "tool_call":
+        d.tool_calls = (d.tool_calls || []).filter((c) => c.id !== evt.id).concat([{ id: evt.id, name: evt.name, arguments: evt.arguments }]);
         break;
       case "usage":
         d.usage = Object.assign({}, d.usage, evt);

@@ -99,6 +99,27 @@ def test_reasoning_is_folded_away(new_page, live, ui_user, fake_provider, shot):
     expect(page.locator(".msg-assistant details.reasoning .reasoning-body")).to_be_hidden()
 
 
+def test_citations_and_tool_calls_are_shown(new_page, live, ui_user, fake_provider, shot):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "perplexity/cite", "Is it so?")
+    expect(page.locator(REPLY)).to_contain_text("yes.")
+    links = page.locator(".msg-assistant .citations a")
+    expect(links).to_have_count(2)
+    expect(links.first).to_have_attribute("href", "https://example.com/one")
+    expect(links.first).to_have_text("Source one")
+    page.reload()
+    expect(page.locator(".msg-assistant .citations a")).to_have_count(2)
+
+    page.click("#model-chip")
+    page.fill("#picker-q", "openai/tools")
+    page.press("#picker-q", "Enter")
+    page.fill("#composer-input", "Weather in Paris?")
+    page.press("#composer-input", "Enter")
+    tool = page.locator(".msg-assistant").last.locator(".tool-call")
+    expect(tool).to_contain_text("Paris")
+    shot(page, "chat-citations-tools")
+
+
 def test_enter_sends_and_shift_enter_adds_a_line(new_page, live, ui_user, fake_provider):
     page = new_page(user=ui_user)
     start_chat(page, live, "openai/echo", "first")
