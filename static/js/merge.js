@@ -23,6 +23,7 @@
     if (ids.length < 2 || !model) return;
     $("merge-run").disabled = true;
     $("merge-job").hidden = false;
+    $("merge-job").scrollIntoView({ behavior: "smooth", block: "start" });
     $("merge-error").hidden = true;
     $("merge-open").hidden = true;
     const out = $("merge-output");

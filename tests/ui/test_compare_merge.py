@@ -124,6 +124,7 @@ def test_merge_two_conversations(new_page, live, ui_user, fake_provider, in_proc
     expect(page.locator("#merge-open")).to_be_visible(timeout=20_000)
     expect(page.locator("#merge-state")).to_have_text("succeeded")
     expect(page.locator("#merge-output")).to_contain_text("Munch")
+    page.wait_for_timeout(400)  # let the progress bar finish its transition
     shot(page, "merge-done")
     page.click("#merge-open")
     expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
