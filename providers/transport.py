@@ -214,9 +214,12 @@ async def stream_events(adapter, route: Route, call: HttpCall) -> AsyncIterator[
             try:
                 translator = adapter.translator(route)
                 decoder = SSEDecoder()
-                async for chunk in response.aiter_bytes():
+                chunks = response.aiter_bytes()
+                async for chunk in chunks:
                     for sse in decoder.feed(chunk):
                         for event in translator.feed(sse):
+                            if event.kind is EventKind.FINISH:
+                                await _drain(chunks)
                             yielded = True
                             yield event
                             if event.kind is EventKind.FINISH:
@@ -249,6 +252,17 @@ async def stream_events(adapter, route: Route, call: HttpCall) -> AsyncIterator[
             await wait_before_retry(delay)
             waited += delay
             attempt += 1
+
+
+async def _drain(chunks) -> None:
+    """Read what follows the end marker (the chunked-encoding terminator, usually already in flight) so
+    the connection goes back to the pool for the next reply instead of being closed."""
+    try:
+        async with asyncio.timeout(0.2):
+            async for _ in chunks:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def _name(route: Route) -> str:

@@ -141,3 +141,17 @@ def test_text_without_leading_think_tag_is_untouched():
     assert _split_think("  <thing>", " is here") == ("", "  <thing> is here")
     assert _split_think("Hello ", "<think>x</think>") == ("", "Hello <think>x</think>")
     assert _split_think("<think>cut off mid-thought") == ("cut off mid-thought", "")
+
+
+def test_finished_streams_leave_their_connection_in_the_pool(fake_provider, db):
+    from providers.gateway import resolve_route, stream_chat
+    from tests.providers.streaming import ask
+
+    async def two_replies(route):
+        for _ in range(2):
+            async for _event in stream_chat(route, ask()):
+                pass
+        return len(get_client()._transport._pool.connections)  # httpcore's pool: one connection, reused
+
+    for model in ("openai/echo", "anthropic/echo", "gemini/echo"):
+        assert asyncio.run(two_replies(resolve_route(model=model, user_id=None))) == 1, model
