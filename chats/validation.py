@@ -30,8 +30,11 @@ def validate_model_name(value: str, *, user_id: int | None = None) -> str:
 
 
 def validate_title(value: str) -> str:
+    from chats.models import Conversation
+
     value = value.strip()
-    limit = settings.PARLEY_MAX_TITLE_LENGTH
+    # The setting may lower the limit, never raise it past what the column holds.
+    limit = min(settings.PARLEY_MAX_TITLE_LENGTH, Conversation._meta.get_field("title").max_length)
     if len(value) > limit:
         raise serializers.ValidationError(f"At most {limit} characters.", code="too_long")
     return value

@@ -12,6 +12,7 @@ from chats.validation import (
 from core.serializers import StrictFieldsMixin
 
 MAX_ATTACHMENTS = 20
+MODEL_NAME_MAX = Message._meta.get_field("model").max_length  # the columns that store model names
 
 
 class _UserScopedMixin:
@@ -53,7 +54,7 @@ class ConversationSerializer(serializers.ModelSerializer):
 class ConversationWriteSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    default_model = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    default_model = serializers.CharField(required=False, allow_blank=True, max_length=MODEL_NAME_MAX)
     params = ParamsSerializer(required=False)
 
     def validate_title(self, value):
@@ -99,7 +100,7 @@ class MessageCreateSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.S
         required=False, allow_blank=True, trim_whitespace=False, help_text="Same as `content` (seed-000 clients)."
     )
     model = serializers.CharField(
-        required=False, allow_blank=True, max_length=300,
+        required=False, allow_blank=True, max_length=MODEL_NAME_MAX,
         help_text="Per-message model override, `provider/model-id`.",
     )
     attachments = serializers.ListField(
@@ -138,7 +139,7 @@ class PresetSerializer(serializers.ModelSerializer):
 
 class PresetWriteSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    model = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=MODEL_NAME_MAX)
     system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     params = ParamsSerializer(required=False)
 

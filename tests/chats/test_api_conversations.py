@@ -210,3 +210,13 @@ def test_requires_authentication(client):
     response = client.get(URL)
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_names_longer_than_their_columns_are_400_not_500(api, settings):
+    settings.PARLEY_MAX_TITLE_LENGTH = 10_000
+    too_long_model = "openai/" + "m" * 200
+    response = api.post(URL, {"default_model": too_long_model}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "max_length"
+    response = api.post(URL, {"title": "t" * 501}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "too_long"
+    assert Conversation.objects.count() == 0
