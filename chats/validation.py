@@ -1,4 +1,5 @@
 """What valid chat input is: model names, generation params, and the size limits from settings."""
+import json
 import re
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from core.serializers import StrictFieldsMixin
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9._:@+\-/]{1,200}$")
 MAX_OUTPUT_TOKENS = 1_000_000
 MAX_THINKING_BUDGET = 1_000_000
+MAX_ATTACHMENTS_CHARS = 64_000
 
 
 def validate_model_name(value: str, *, user_id: int | None = None) -> str:
@@ -54,6 +56,18 @@ def validate_message_content(value: str) -> str:
     limit = settings.PARLEY_MAX_MESSAGE_CHARS
     if len(value) > limit:
         raise PayloadTooLarge(f"A message holds at most {limit} characters.")
+    return value
+
+
+def validate_attachments(value: list) -> list:
+    """Attachment references: objects or strings, small, and storable (PostgreSQL refuses NUL in JSON)."""
+    if any(not isinstance(item, dict | str) for item in value):
+        raise serializers.ValidationError("Each attachment is an object or a string.", code="invalid")
+    encoded = json.dumps(value)
+    if "\\u0000" in encoded:
+        raise serializers.ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+    if len(encoded) > MAX_ATTACHMENTS_CHARS:
+        raise serializers.ValidationError("The attachment list is too long.", code="too_long")
     return value
 
 

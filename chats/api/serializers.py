@@ -6,6 +6,7 @@ from chats.validation import (
     ParamsSerializer,
     validate_message_content,
     validate_model_name,
+    validate_attachments,
     validate_system_prompt,
     validate_title,
 )
@@ -110,6 +111,9 @@ class MessageCreateSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.S
 
     def validate_model(self, value):
         return self._model(value)
+
+    def validate_attachments(self, value):
+        return validate_attachments(value)
 
     def validate(self, attrs):
         if "content" in attrs and "message" in attrs:

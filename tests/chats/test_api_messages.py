@@ -113,3 +113,20 @@ def test_non_uuid_conversation_id_is_json_404(api):
     for method in ("get", "post", "delete"):
         response = getattr(api, method)("/api/v1/conversations/nope/messages/", {"content": "x"}, format="json")
         assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ({"content": "h\u0000i"}, "null_characters_not_allowed"),
+        ({"content": "hi", "attachments": [{"name": "a\u0000b"}]}, "null_characters_not_allowed"),
+        ({"content": "hi", "attachments": [1, 2]}, "invalid"),
+        ({"content": "hi", "attachments": [{"blob": "x" * 70_000}]}, "too_long"),
+        ({"content": "hi", "attachments": [{"n": i} for i in range(21)]}, "max_length"),
+    ],
+)
+def test_unstorable_input_is_400_not_a_database_error(api, conversation, payload, code):
+    response = api.post(url(conversation), payload, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert not Message.objects.exists()

@@ -92,3 +92,15 @@ def test_request_id_and_cors(client, settings):
     assert len(foreign["X-Request-ID"]) == 16
     unsafe = client.get("/api/v1/health/", HTTP_X_REQUEST_ID="bad id\nwith newline")
     assert unsafe["X-Request-ID"] != "bad id\nwith newline"
+
+
+@pytest.mark.parametrize("method, path, body", WRITE_ENDPOINTS, ids=IDS)
+def test_null_characters_are_400_on_every_string_field(api, fill, method, path, body):
+    # PostgreSQL cannot store NUL; it must be refused as bad input, never reach the database as a 500.
+    before = state()
+    for field, value in body.items():
+        poisoned = {**body, field: value[:2] + "\u0000" + value[2:]}
+        response = getattr(api, method)(fill(path), poisoned, format="json")
+        assert response.status_code == 400, (field, response.content)
+        assert response.json()["code"] == "null_characters_not_allowed"
+    assert state() == before
