@@ -4,9 +4,9 @@ from rest_framework import serializers
 from chats.models import Conversation, Message, Preset
 from chats.validation import (
     ParamsSerializer,
+    validate_attachments,
     validate_message_content,
     validate_model_name,
-    validate_attachments,
     validate_system_prompt,
     validate_title,
 )
