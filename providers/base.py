@@ -89,6 +89,11 @@ class HttpAdapter(ProviderAdapter):
     def error_from_response(self, route: Route, status: int, body: bytes, headers) -> Exception:
         raise NotImplementedError
 
+    def whole_response(self, route: Route, body: bytes) -> list[StreamEvent]:
+        """A 200 answer that is one JSON document instead of a stream (a server ignoring `stream`, or an
+        error wrapped in a 200): its events, ending with FINISH, or a ProviderError. By default an error."""
+        raise self.error_from_response(route, 502, body, {})
+
     async def stream(self, route: Route, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         from providers.transport import stream_events
 

@@ -264,6 +264,15 @@ class OpenAIChatTranslator(StreamTranslator):
         return errors.for_status(status, provider=self.route.provider, name=name, detail=message, kind=kind)
 
 
+class _Whole:
+    """A stand-in SSE event for replaying a whole JSON answer through the stream translator."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+
 class OpenAIChatAdapter(HttpAdapter):
     protocol = "openai_chat"
 
@@ -320,6 +329,24 @@ class OpenAIChatAdapter(HttpAdapter):
         return errors.for_status(status, provider=route.provider, name=spec.name,
                                  detail=errors.scrub(detail, route.api_key), kind=kind,
                                  retry_after=errors.parse_retry_after(headers.get("retry-after")))
+
+    def whole_response(self, route: Route, body: bytes) -> list[StreamEvent]:
+        """A non-streamed chat.completion (some self-hosted servers ignore `stream`), as the same events."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        if not choices or payload.get("error"):
+            raise self.error_from_response(route, 502, body, {})
+        message = choices[0].get("message") or {}
+        translator = OpenAIChatTranslator(route)
+        delta = {key: message.get(key) for key in ("content", "reasoning_content", "reasoning", "reasoning_details")}
+        delta["tool_calls"] = [dict(call, index=i) for i, call in enumerate(message.get("tool_calls") or ())]
+        chunk = {k: v for k, v in payload.items() if k != "choices"}
+        chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": choices[0].get("finish_reason") or "stop"}]
+        events = translator.feed(_Whole(json.dumps(chunk)))
+        return events + translator.feed(_Whole("[DONE]"))
 
     async def list_models(self, route: Route) -> list[dict]:
         spec = spec_for(route)

@@ -212,6 +212,11 @@ async def stream_events(adapter, route: Route, call: HttpCall) -> AsyncIterator[
         try:
             response = await send(route, call, stream=True)
             try:
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    for event in adapter.whole_response(route, await response.aread()):
+                        yielded = True
+                        yield event
+                    return
                 translator = adapter.translator(route)
                 decoder = SSEDecoder()
                 chunks = response.aiter_bytes()

@@ -101,6 +101,11 @@ class AdapterContract:
                                                      content=self.stream))
         assert error is None and events[-1].kind is EventKind.FINISH
 
+    def test_over_http_a_json_error_with_status_200_is_an_error(self):
+        events, error = self.run_http(httpx.Response(200, headers={"content-type": "application/json"},
+                                                     content=self.http_errors[0][2]))
+        assert isinstance(error, errors.ProviderError) and events == []
+
     def test_http_errors_map_to_classes(self):
         for status, headers, body, error_class in self.http_errors:
             events, error = self.run_http(httpx.Response(status, headers=headers, content=body))
@@ -163,6 +168,19 @@ class TestOpenAIChatContract(AdapterContract):
         (503, {}, b'{"error":{"message":"The engine is currently overloaded","type":"server_error"}}',
          errors.Overloaded),
     ]
+
+
+    def test_over_http_a_server_that_ignores_stream_still_answers(self):
+        body = {"id": "chatcmpl-1", "object": "chat.completion", "model": "m", "choices": [{
+            "index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Hello, wörld!", "reasoning_content": "Let me think."}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 9}}
+        events, error = self.run_http(httpx.Response(200, json=body))
+        assert error is None
+        assert [(e.kind, e.text) for e in events[:2]] == [(EventKind.REASONING, "Let me think."),
+                                                         (EventKind.TEXT, "Hello, wörld!")]
+        assert events[2].data["completion_tokens"] == 9
+        assert events[-1].kind is EventKind.FINISH
 
 
 class TestOpenRouterReasoningDetailsContract(TestOpenAIChatContract):
