@@ -120,6 +120,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 # A task whose worker died unacknowledged is redelivered after this many seconds (longer than any task runs).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=20 * 60)}
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING below (request ids, secret redaction) instead of Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat (`make worker`) keeps its schedule state under var/, not in the working directory.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

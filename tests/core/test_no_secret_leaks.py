@@ -184,3 +184,9 @@ def test_error_reports_hide_authorization_headers_and_provider_keys(rf, settings
     assert "HTTP_AUTHORIZATION" in report
     assert token not in report
     assert env_key not in report
+
+
+def test_celery_workers_keep_the_redacting_log_handlers():
+    from config.celery_app import app
+
+    assert app.conf.worker_hijack_root_logger is False
