@@ -166,14 +166,12 @@ async def send(route: Route, call: HttpCall, *, stream: bool) -> httpx.Response:
     try:
         async with asyncio.timeout(float(setting("PARLEY_PROVIDER_FIRST_BYTE_TIMEOUT", 120.0))):
             response = await client.send(request, stream=stream)
-    except TimeoutError:
-        raise errors.ProviderTimeout(f"{_name(route)} did not answer in time.", provider=route.provider)
-    except httpx.TimeoutException:
+    except (TimeoutError, httpx.TimeoutException):
         raise errors.ProviderTimeout(f"{_name(route)} did not answer in time.", provider=route.provider)
     except httpx.TransportError as exc:
         logger.info("provider %s unreachable: %s", route.provider, type(exc).__name__)
         raise errors.ProviderUnreachable(f"Could not connect to {_name(route)}.", provider=route.provider)
-    if response.status_code >= 400 or (300 <= response.status_code < 400):
+    if response.status_code >= 300:  # redirects are never followed: one could lead into the private network
         try:
             body = await response.aread()
         except httpx.HTTPError:
