@@ -106,6 +106,10 @@ class AdapterContract:
                                                      content=self.http_errors[0][2]))
         assert isinstance(error, errors.ProviderError) and events == []
 
+    def test_over_http_redirects_are_not_followed(self):
+        events, error = self.run_http(httpx.Response(307, headers={"location": "http://169.254.169.254/latest"}))
+        assert isinstance(error, errors.ProviderError) and error.upstream_status == 307 and events == []
+
     def test_http_errors_map_to_classes(self):
         for status, headers, body, error_class in self.http_errors:
             events, error = self.run_http(httpx.Response(status, headers=headers, content=body))
