@@ -161,6 +161,10 @@ def _catalog_store(slug: str, entries: list[dict]) -> None:
     from providers.models import CatalogFetch, CatalogModel
 
     now = timezone.now()
+    # Concurrent refreshes of one provider take turns on its CatalogFetch row (PostgreSQL; SQLite
+    # serialises writers anyway), so the delete-and-insert below never interleaves.
+    CatalogFetch.objects.get_or_create(provider=slug)
+    CatalogFetch.objects.select_for_update().get(provider=slug)
     CatalogModel.objects.filter(provider=slug).delete()
     seen = set()
     rows = []
