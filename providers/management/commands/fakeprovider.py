@@ -1,4 +1,6 @@
 """`manage.py fakeprovider --port N`: serve the fake model provider on loopback for demos and tests."""
+import socket
+
 from django.core.management.base import BaseCommand
 
 from providers.registry import PROVIDERS
@@ -8,7 +10,7 @@ class Command(BaseCommand):
     help = "Serve the fake model provider (every wire protocol, scripted by model name) on loopback."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=9100)
+        parser.add_argument("--port", type=int, default=9100, help="0 picks a free port (printed on start).")
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args, host: str, port: int, **options):
@@ -16,10 +18,17 @@ class Command(BaseCommand):
 
         from providers.fake.server import FakeProviderApp
 
+        # Bind first, so that --port 0 can print the port it got.
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        port = sock.getsockname()[1]
         url = f"http://{host}:{port}"
         self.stdout.write(f"Fake provider on {url}. Point Parley at it with:")
         for slug, spec in PROVIDERS.items():
             self.stdout.write(f"  {spec.base_url_env}={url}/{slug} {spec.key_env}=fake-{slug}")
         self.stdout.write("Models: echo, story-N-D, think-N-D, tools, cite, utf8, fail-after-N, truncate-after-N, "
                           "ratelimit, ratelimit-once, overloaded, badkey, nocredit, notjson, slow-first-D.")
-        uvicorn.run(FakeProviderApp(), host=host, port=port, log_level="warning", lifespan="off", ws="none")
+        self.stdout.flush()
+        config = uvicorn.Config(FakeProviderApp(), log_level="warning", lifespan="off", ws="none")
+        uvicorn.Server(config).run(sockets=[sock])
