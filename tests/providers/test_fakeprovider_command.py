@@ -3,6 +3,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,9 @@ def test_command_serves_every_protocol_on_a_free_port():
                         "model": "echo", "stream": True, "messages": [{"role": "user", "content": "ping"}]}).text
                     break
                 except httpx.ConnectError:
-                    continue
+                    time.sleep(0.05)
+            else:
+                raise AssertionError("the fake provider never accepted a connection")
             assert body.startswith("data: {") and body.endswith("data: [DONE]\n\n")
             assert client.get("/anthropic/v1/models").json()["has_more"] is True
             assert client.get("/_fake/requests").json()[0]["path"] == "/openai/chat/completions"
