@@ -216,3 +216,14 @@ def test_no_key_in_errors_or_logs_when_streams_fail(db, fake_provider, settings,
             messages.append(outcome.error.message)
     assert all("sk-secret" not in message for message in messages)
     assert "sk-secret" not in caplog.text
+
+
+def test_catalog_admin_is_read_only(client, make_user, fake_provider):
+    from django.utils import timezone
+
+    CatalogModel.objects.create(id="openai/gpt-4o", provider="openai", name="GPT-4o", fetched_at=timezone.now())
+    client.force_login(make_user("boss", is_staff=True, is_superuser=True))
+    page = client.get("/admin/providers/catalogmodel/")
+    assert page.status_code == 200 and b"openai/gpt-4o" in page.content
+    assert client.get("/admin/providers/catalogmodel/add/").status_code == 403
+    assert client.get("/admin/providers/catalogfetch/").status_code == 200
