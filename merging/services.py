@@ -9,9 +9,10 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rest_framework import exceptions
 
 from chats.models import Conversation, Message, MessageRole, MessageStatus
@@ -26,6 +27,10 @@ from providers.errors import ProviderError
 logger = logging.getLogger("parley.merging")
 
 MAX_DELIVERIES = 3  # a job whose worker died this often is failed instead of run again
+
+
+class MergeInterrupted(Exception):
+    """A transient infrastructure failure (database, Redis) stopped this delivery; the task runs it again."""
 
 
 class MergeRequestInvalid(exceptions.APIException):
@@ -281,11 +286,17 @@ def merge_job_run(*, job_id) -> None:
         _finish_failed(job.id, f"The merge model failed: {exc.message}", exc.code, "")
     except MergeRequestInvalid as exc:  # e.g. the key was deleted after the job was queued
         _finish_failed(job.id, str(exc.detail), str(exc.detail.code), "")
+    except (DatabaseError, RedisError, OSError) as exc:
+        # The database or Redis hiccuped: worth another delivery (the task retries), not a failed job.
+        logger.warning("Merge job %s interrupted by %r; it will be retried", job.id, exc)
+        raise MergeInterrupted(str(exc)) from exc
     except Exception as exc:
         # Celery's soft time limit arrives as an exception too; anything else is a bug worth a traceback.
         logger.exception("Merge job %s crashed", job.id)
-        reason = "timed out" if type(exc).__name__ == "SoftTimeLimitExceeded" else "failed unexpectedly"
-        _finish_failed(job.id, f"The merge {reason}.", "internal_error", "")
+        if type(exc).__name__ == "SoftTimeLimitExceeded":
+            _finish_failed(job.id, "The merge timed out.", "timeout", "")
+        else:
+            _finish_failed(job.id, f"The merge failed unexpectedly ({type(exc).__name__}).", "internal_error", "")
 
 
 async def _publish_now(job: MergeJob) -> None:

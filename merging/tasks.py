@@ -3,6 +3,7 @@ from celery import shared_task
 
 
 @shared_task(
+    bind=True,
     name="merging.tasks.run_merge",
     acks_late=True,
     reject_on_worker_lost=True,
@@ -10,8 +11,12 @@ from celery import shared_task
     time_limit=11 * 60,
     ignore_result=True,
 )
-def run_merge(job_id: str) -> None:
+def run_merge(self, job_id: str) -> None:
     """Run a merge job; safe to deliver twice (after a worker died): its result is written once."""
-    from merging.services import merge_job_run
+    from merging.services import MAX_DELIVERIES, MergeInterrupted, merge_job_run
 
-    merge_job_run(job_id=job_id)
+    try:
+        merge_job_run(job_id=job_id)
+    except MergeInterrupted as exc:
+        # Each retry is another delivery: past MAX_DELIVERIES the job is failed rather than run again.
+        raise self.retry(exc=exc, countdown=2, max_retries=MAX_DELIVERIES)

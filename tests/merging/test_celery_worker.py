@@ -20,13 +20,18 @@ pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fake_provider")]
 
 
 class Worker:
-    def __init__(self, env: dict[str, str]):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--concurrency", "1",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "info",
-             "--hostname", f"merge-test-{uuid.uuid4().hex[:8]}@%h"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+    def __init__(self, env: dict[str, str], log_path):
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--concurrency", "1",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "info",
+                 "--hostname", f"merge-test-{uuid.uuid4().hex[:8]}@%h"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
 
     def kill(self) -> None:
         """SIGKILL: no chance to ack, requeue or write anything."""
@@ -44,7 +49,7 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(transactional_db, fake_provider):
+def start_worker(transactional_db, fake_provider, tmp_path):
     from config.celery_app import app
 
     app.control.purge()  # leftovers of earlier runs on this Redis database are not ours
@@ -60,12 +65,15 @@ def start_worker(transactional_db, fake_provider):
     workers: list[Worker] = []
 
     def start() -> Worker:
-        workers.append(Worker(env))
+        workers.append(Worker(env, tmp_path / f"worker-{len(workers) + 1}.log"))
         return workers[-1]
 
     yield start
     for worker in workers:
         worker.stop()
+    for worker in workers:
+        # Shown with a failing test's report: what the worker said.
+        print(f"--- {worker.log_path.name} ---\n{worker.log()}")
 
 
 def wait_until(predicate, *, timeout: float, what: str):

@@ -189,3 +189,68 @@ def test_unfinished_jobs_are_resumed_at_start_up_without_a_broker(user, two_conv
     assert job.status == "succeeded" and job.attempts == 2
     done.refresh_from_db()
     assert done.status == "failed" and done.error == "earlier"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_long_answers_are_condensed_before_fusing(api, siblings, fake_provider):
+    CatalogModel.objects.create(id="openai/merge-tagged", provider="openai", name="merge", context_length=3000,
+                                capabilities=[], fetched_at=timezone.now())
+    conversation, question, answers = siblings
+    for index, answer in enumerate(answers):
+        answer.content = f"Point {index}: " + " ".join(f"p{index}x{i}" for i in range(400))
+        answer.save()
+    job = wait_for_job(post_merge(api, message_ids=[str(a.id) for a in answers], model="openai/merge-tagged")
+                       .json()["id"])
+    assert job.status == "succeeded", job.error
+    requests = chat_requests(fake_provider, "merge-tagged")
+    assert sum(r["json"]["messages"][-1]["content"].startswith("Part ") for r in requests) >= 3
+    fuse_prompt = requests[-1]["json"]["messages"][-1]["content"]
+    assert fuse_prompt.startswith("The question:")
+    for index in range(3):
+        assert f"Point {index}: p{index}x0" in fuse_prompt and f"p{index}x399" not in fuse_prompt
+    assert job.result_message.content.startswith("Fused answer: Point 0: p0x0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_hiccup_retries_the_job_instead_of_failing_it(user, two_conversations, monkeypatch):
+    from django.db import OperationalError
+
+    from merging import services
+    from merging.tasks import run_merge
+
+    first, second = two_conversations
+    job = MergeJob.objects.create(owner=user, kind="conversations", model="openai/merge-tagged",
+                                  source_ids=[str(first.id), str(second.id)], request_digest="h")
+    real, calls = services._load_conversation_sources, []
+
+    def flaky(job):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(job)
+
+    monkeypatch.setattr(services, "_load_conversation_sources", flaky)
+    run_merge.apply(args=[str(job.id)])
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.attempts == 2 and len(calls) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_keeps_being_interrupted_fails_in_the_end(user, two_conversations, monkeypatch):
+    from django.db import OperationalError
+
+    from merging import services
+    from merging.tasks import run_merge
+
+    first, second = two_conversations
+    job = MergeJob.objects.create(owner=user, kind="conversations", model="openai/merge-tagged",
+                                  source_ids=[str(first.id), str(second.id)], request_digest="i")
+
+    def broken(job):
+        raise OperationalError("the database is gone")
+
+    monkeypatch.setattr(services, "_load_conversation_sources", broken)
+    run_merge.apply(args=[str(job.id)])
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "interrupted"
+    assert job.attempts == services.MAX_DELIVERIES + 1
