@@ -164,6 +164,33 @@ def test_reload_mid_reply_shows_the_text_so_far_and_keeps_streaming(new_page, li
     expect(page.locator(REPLY)).to_have_text(story(24))
 
 
+def test_a_dropped_socket_reconnects_and_resumes_without_gaps_or_repeats(new_page, live, ui_user, fake_provider):
+    page = new_page(user=ui_user)
+    connections = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        connections.append(ws)
+        if len(connections) > 1:
+            return  # later connections pass straight through
+        contents = []
+
+        def relay(message):
+            ws.send(message)
+            if '"type":"content"' in message:
+                contents.append(message)
+                if len(contents) == 3:
+                    ws.close()  # the page's socket drops mid-reply
+
+        server.on_message(relay)
+
+    page.route_web_socket(re.compile(r"/ws/conversations/"), route)
+    start_chat(page, live, "openai/story-20-80", "Survive a drop")
+    expect(page.locator(REPLY)).to_have_text(story(20), timeout=15_000)
+    assert len(connections) >= 2, "the page never reconnected"
+    expect(page.locator(".msg-assistant .msg-meta")).to_contain_text("total")
+
+
 def test_failed_reply_shows_the_error_and_retries(new_page, live, ui_user, fake_provider, shot):
     page = new_page(user=ui_user)
     start_chat(page, live, "openai/fail-after-2", "This will fail")
