@@ -76,7 +76,7 @@ def _conversation_sources(owner, ids: list[str]) -> list[Conversation]:
         raise MergeRequestInvalid(f"Conversation {missing[0]} was not found.", code="not_found", status_code=404)
     non_empty = set(
         Message.objects.filter(conversation_id__in=found.keys()).exclude(content="")
-        .values_list("conversation_id", flat=True).distinct()
+        .order_by().values_list("conversation_id", flat=True).distinct()
     )
     empty = [i for i in ids if found[i].id not in non_empty]
     if empty:
