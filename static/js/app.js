@@ -411,7 +411,10 @@
           "button",
           { type: "button", class: "model-option" + (on ? " on" : ""), role: "option", "aria-selected": on ? "true" : "false", "data-model-id": m.id },
           multi ? el("input", { type: "checkbox", tabindex: "-1", checked: on }) : null,
-          el("div", { class: "mo-main" }, el("div", { class: "mo-name", text: m.name || m.id }), el("div", { class: "mo-id", text: m.id })),
+          el("div", { class: "mo-main" },
+            el("div", { class: "mo-name", text: m.name || m.id },
+              ...(m.capabilities || []).filter((c) => c !== "text" && c !== "chat").slice(0, 3).map((c) => el("span", { class: "badge badge-accent mo-cap", text: c }))),
+            el("div", { class: "mo-id", text: m.id })),
           el("div", { class: "mo-side" }, el("span", { class: "badge", text: m.provider || "" }), side ? el("div", { text: side }) : null)
         );
         opt.addEventListener("click", () => {

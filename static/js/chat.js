@@ -142,6 +142,9 @@
     else sendMessage(content);
   });
   stopBtn.addEventListener("click", () => stream && stream.cancel());
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && busy && stream && !document.querySelector("dialog[open]")) stream.cancel();
+  });
 
   let busy = false;
   function setBusy(on) {
@@ -289,8 +292,16 @@
       if (cost) parts.push(cost);
       if (d.ttft_ms != null) parts.push("first token " + P.fmtMs(d.ttft_ms));
       if (d.latency_ms != null) parts.push("total " + P.fmtMs(d.latency_ms));
-      this.meta.replaceChildren(...parts.map((p) => el("span", { text: p })));
-      this.meta.hidden = !parts.length;
+      const items = parts.map((p) => el("span", { text: p }));
+      if (d.status !== "streaming" && d.content) {
+        items.push(
+          el("span", { class: "msg-actions" },
+            el("button", { type: "button", class: "btn btn-ghost btn-sm", "data-copy": "", title: "Copy the answer" }, "Copy"),
+            el("button", { type: "button", class: "btn btn-ghost btn-sm", "data-regenerate": "", title: "Ask again for another answer" }, icon("retry"), "Regenerate"))
+        );
+      }
+      this.meta.replaceChildren(...items);
+      this.meta.hidden = !items.length;
     }
   }
 
@@ -570,7 +581,13 @@
   }
 
   messagesEl.addEventListener("click", (e) => {
-    const btn = e.target.closest("[data-retry]");
+    const copy = e.target.closest("[data-copy]");
+    if (copy) {
+      const reply = replies.get(copy.closest(".msg-assistant").dataset.messageId);
+      if (reply && navigator.clipboard) navigator.clipboard.writeText(reply.data.content).then(() => P.toast("Copied"));
+      return;
+    }
+    const btn = e.target.closest("[data-retry], [data-regenerate]");
     if (!btn || busy) return;
     const node = btn.closest(".msg-assistant");
     const failed = node && replies.get(node.dataset.messageId);

@@ -172,6 +172,25 @@
     const good = Array.from(columns.values()).filter((c) => c.status === "complete" && c.messageId);
     $("compare-status").textContent = `${good.length} of ${columns.size} answered`;
     $("fuse-bar").hidden = good.length < 2;
+    if (conversationId) {
+      // Follow-up prompts go to the same conversation, asking every model again with the chosen answer as context.
+      $("compare-open").href = `/c/${conversationId}/`;
+      $("compare-open").hidden = false;
+      $("compare-new").hidden = false;
+      $("compare-prompt").placeholder = "Ask a follow-up to every model…";
+    }
+  });
+  $("compare-new").addEventListener("click", () => {
+    conversationId = null;
+    columns = new Map();
+    $("columns").replaceChildren();
+    $("fuse-bar").hidden = true;
+    $("compare-open").hidden = true;
+    $("compare-new").hidden = true;
+    $("compare-prompt").value = "";
+    $("compare-prompt").placeholder = "Ask every selected model the same question…";
+    drawChips();
+    $("compare-prompt").focus();
   });
 
   async function pickAnswer(col) {

@@ -133,6 +133,22 @@ def test_enter_sends_and_shift_enter_adds_a_line(new_page, live, ui_user, fake_p
     expect(page.locator(REPLY).last).to_contain_text("line two")
     assert page.input_value("#composer-input") == ""
 
+    # Regenerate asks again for the latest question: a new answer arrives below.
+    page.locator(".msg-assistant").last.get_by_role("button", name="Regenerate").click()
+    expect(page.locator(".msg-assistant")).to_have_count(3)
+    expect(page.locator(REPLY).last).to_contain_text("You said: line one")
+    expect(page.locator(REPLY).last).to_contain_text("line two")
+    assert Message.objects.filter(role="assistant").count() == 3
+
+
+def test_escape_stops_a_reply(new_page, live, ui_user, fake_provider):
+    page = new_page(user=ui_user)
+    start_chat(page, live, "openai/story-60-100", "Stop me with Escape")
+    watch_reply(page, until="w2")
+    page.keyboard.press("Escape")
+    expect(page.locator(".msg-assistant .badge")).to_have_text("Stopped")
+    assert "w60" not in page.locator(REPLY).inner_text()
+
 
 def test_stop_keeps_the_text_so_far(new_page, live, ui_user, fake_provider, shot):
     page = new_page(user=ui_user)

@@ -89,6 +89,7 @@ def test_continue_with_a_chosen_answer(new_page, live, ui_user, fake_provider):
     page.click("#compare-run")
     expect(column(page, second).locator(".badge")).to_have_text("done", timeout=15_000)
     expect(column(page, first).locator(".badge")).to_have_text("done")
+    expect(page.locator("#compare-open")).to_be_visible()
     column(page, second).get_by_role("button", name="Continue with this").click()
     expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
     expect(page.locator(".msg-assistant .msg-body")).to_have_text("w1 w2 w3 w4 w5")
