@@ -79,6 +79,15 @@ def test_sse_is_the_fallback_without_websocket(new_page, live, ui_user, fake_pro
     page.fill("#composer-input", "and a second one")
     page.press("#composer-input", "Enter")
     expect(page.locator(REPLY).nth(1)).to_have_text(story(10))
+    # Stop works over SSE too (the cancel endpoint of the generation).
+    page.click("#model-chip")
+    page.fill("#picker-q", "openai/story-60-100")
+    page.press("#picker-q", "Enter")
+    page.fill("#composer-input", "a long one")
+    page.press("#composer-input", "Enter")
+    watch_reply(page, until="w2")
+    page.click("#stop-btn")
+    expect(page.locator(".msg-assistant").nth(2).locator(".badge")).to_have_text("Stopped")
     assert sockets == []
 
 
