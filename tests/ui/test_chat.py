@@ -177,16 +177,16 @@ def test_stop_keeps_the_text_so_far(new_page, live, ui_user, fake_provider, shot
 
 def test_reload_mid_reply_shows_the_text_so_far_and_keeps_streaming(new_page, live, ui_user, fake_provider, shot):
     page = new_page(user=ui_user)
-    start_chat(page, live, "openai/story-24-100", "Keep going")
+    start_chat(page, live, "openai/story-30-120", "Keep going")
     watch_reply(page, until="w4")
     page.reload()
-    seen = watch_reply(page, until="w24")
-    assert any("w24" not in t for t in seen), "after the reload the reply was already complete; nothing resumed"
-    expect(page.locator(REPLY)).to_have_text(story(24))
+    seen = watch_reply(page, until="w30")
+    assert any("w30" not in t for t in seen), "after the reload the reply was already complete; nothing resumed"
+    expect(page.locator(REPLY)).to_have_text(story(30))
     expect(page.locator(".msg-assistant")).to_have_count(1)
     shot(page, "chat-resumed")
     page.reload()
-    expect(page.locator(REPLY)).to_have_text(story(24))
+    expect(page.locator(REPLY)).to_have_text(story(30))
 
 
 def test_a_dropped_socket_reconnects_and_resumes_without_gaps_or_repeats(new_page, live, ui_user, fake_provider):
