@@ -101,6 +101,11 @@
         }
       }
       settings = next;
+      const badge = document.getElementById("system-badge");
+      if (badge) {
+        badge.hidden = !next.system_prompt.trim();
+        badge.title = next.system_prompt.slice(0, 200);
+      }
       settingsDialog.close();
       P.toast("Settings saved");
     });
@@ -178,15 +183,16 @@
   const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
   const toBottom = () => (scroller.scrollTop = scroller.scrollHeight);
 
-  function userBubble(content) {
-    return el("div", { class: "msg msg-user" }, el("div", { class: "msg-body", text: content }));
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : null);
+  function userBubble(content, createdAt) {
+    return el("div", { class: "msg msg-user", title: when(createdAt) }, el("div", { class: "msg-body", text: content }));
   }
 
   /** One assistant reply on screen; `update*` methods are called as events arrive. */
   class Reply {
     constructor(data) {
       this.data = Object.assign({ content: "", reasoning: "", usage: {}, status: "streaming", citations: [], tool_calls: [] }, data);
-      this.node = el("div", { class: "msg msg-assistant", "data-message-id": this.data.id || "" });
+      this.node = el("div", { class: "msg msg-assistant", "data-message-id": this.data.id || "", title: when(this.data.created_at) });
       this.head = el("div", { class: "msg-head" });
       this.modelName = el("span", { class: "model-name" });
       this.badge = el("span", { class: "badge", hidden: true });
@@ -320,7 +326,7 @@
       }
     }
     for (const m of messageList) {
-      if (m.role === "user") messagesEl.append(userBubble(m.content));
+      if (m.role === "user") messagesEl.append(userBubble(m.content, m.created_at));
       else if (m.role === "assistant") {
         const group = m.reply_to ? siblings.get(m.reply_to) : null;
         if (group && group.length > 1) {

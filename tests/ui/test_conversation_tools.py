@@ -83,8 +83,10 @@ def test_conversation_settings_and_rename_from_the_page(new_page, live, ui_user,
     page.fill("#set-max-tokens", "256")
     page.select_option("#set-reasoning", "low")
     shot(page, "conversation-settings")
+    expect(page.locator("#system-badge")).to_be_hidden()
     page.click("#settings-save")
     expect(page.locator("#settings-dialog")).not_to_be_visible()
+    expect(page.locator("#system-badge")).to_be_visible()
     conv.refresh_from_db()
     assert conv.system_prompt == "You are a pirate."
     assert conv.params == {"temperature": 0.7, "max_tokens": 256, "reasoning_effort": "low"}
