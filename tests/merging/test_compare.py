@@ -216,3 +216,50 @@ def test_first_complete_answer_is_selected_even_when_nobody_follows(live_asgi, a
         time.sleep(0.05)
     [selected] = Message.objects.filter(generation__group_id=group_id, selected=True)
     assert selected.model == "openai/story-3-20" and selected.status == "complete"
+
+
+def test_compare_inside_a_conversation_uses_its_history_and_409s_while_busy(live_asgi, auth, user, fake_provider):
+    from tests.merging.conftest import add_conversation
+
+    conversation = add_conversation(user, "ongoing", [("user", "My name is Ada."), ("assistant", "Hello Ada.")])
+    with httpx.stream("POST", f"{live_asgi.url}/api/v1/compare/", headers=auth, timeout=30, json={
+            "prompt": "Long answer please", "models": ["openai/story-30-50", "openai/story-20-50"],
+            "conversation_id": str(conversation.id), "stream": True}) as running:
+        lines = running.iter_lines()
+        first = next(lines)
+        # A second compare in the same conversation while the first streams: refused, nothing stored.
+        before = Message.objects.filter(conversation=conversation).count()
+        busy = compare(live_asgi, auth, prompt="Another", models=["openai/echo"], conversation_id=str(conversation.id))
+        assert busy.status_code == 409, busy.text
+        assert Message.objects.filter(conversation=conversation).count() == before
+        events = parse_sse("\n".join([first, *lines]))
+    assert [e["status"] for e in events if e["type"] == "done"] == ["complete", "complete"]
+    sent = [r["json"]["messages"] for r in fake_provider.requests() if r["json"] and
+            r["json"].get("model") == "story-30-50"]
+    assert [m["content"] for m in sent[0]] == ["My name is Ada.", "Hello Ada.", "Long answer please"]
+    assert Message.objects.filter(conversation=conversation, role="user").count() == 2
+
+
+async def test_cancel_one_model_of_a_compare_over_websocket(live_asgi, auth):
+    import asyncio
+    import json
+
+    import websockets
+
+    models = ["openai/story-60-50", "openai/story-3-10"]
+    async with websockets.connect(f"{live_asgi.ws_url}/ws/compare/", additional_headers=auth,
+                                  origin=live_asgi.url) as socket:
+        await socket.send(json.dumps({"type": "compare", "prompt": "Go", "models": models}))
+        started = json.loads(await socket.recv())
+        slow = started["generations"][0]["generation_id"]
+        events = []
+        while not events or events[-1]["type"] != "compare_complete":
+            events.append(json.loads(await asyncio.wait_for(socket.recv(), 30)))
+            if len([e for e in events if e.get("generation_id") == slow and e["type"] == "content"]) == 3:
+                await socket.send(json.dumps({"type": "cancel", "generation_id": slow}))
+    done = {e["model"]: e["status"] for e in events if e["type"] == "done"}
+    assert done == {"openai/story-60-50": "cancelled", "openai/story-3-10": "complete"}
+    kept = "".join(e["content"] for e in events if e.get("generation_id") == slow and e["type"] == "content")
+    assert kept.startswith("w1 w2 w3 ") and len(kept.split()) < 60
+    stored = await asyncio.to_thread(lambda: Message.objects.get(generation__id=slow))
+    assert stored.status == "cancelled" and stored.content == kept
