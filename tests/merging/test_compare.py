@@ -263,3 +263,20 @@ async def test_cancel_one_model_of_a_compare_over_websocket(live_asgi, auth):
     assert kept.startswith("w1 w2 w3 ") and len(kept.split()) < 60
     stored = await asyncio.to_thread(lambda: Message.objects.get(generation__id=slow))
     assert stored.status == "cancelled" and stored.content == kept
+
+
+@pytest.mark.django_db
+def test_without_compare_models_every_configured_provider_answers(settings, user):
+    from merging.compare import compare_models_validate
+    from merging.services import MergeRequestInvalid
+
+    settings.PARLEY_COMPARE_MODELS = []
+    settings.PARLEY_PROVIDER_ENV = {
+        slug: {**config, "api_key": config["api_key"] if slug in ("openai", "gemini") else ""}
+        for slug, config in settings.PARLEY_PROVIDER_ENV.items()}
+    assert compare_models_validate(user_id=user.pk, models=None) == ["openai/gpt-4o", "gemini/gemini-2.5-pro"]
+    settings.PARLEY_PROVIDER_ENV = {slug: {**config, "api_key": ""}
+                                    for slug, config in settings.PARLEY_PROVIDER_ENV.items()}
+    with pytest.raises(MergeRequestInvalid) as refused:
+        compare_models_validate(user_id=user.pk, models=None)
+    assert refused.value.detail.code == "no_models"
