@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_revoke, user_sign_up
 from chats.models import Conversation, Preset
+from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from web.forms import ApiTokenForm, SignUpForm
 from web.security import content_security_policy
@@ -104,10 +105,11 @@ def compare(request):
 @login_required
 def merge(request):
     conversations = Conversation.objects.filter(owner=request.user).order_by("-updated_at")[:200]
+    jobs = merge_job_list(owner=request.user).select_related("result_conversation")[:10]
     return render(
         request,
         "web/merge.html",
-        {"ui_config": _ui_config(request), "section": "merge", "conversations": conversations},
+        {"ui_config": _ui_config(request), "section": "merge", "conversations": conversations, "jobs": jobs},
     )
 
 

@@ -138,3 +138,9 @@ def test_merge_two_conversations(new_page, live, ui_user, fake_provider, in_proc
     merged = Conversation.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[-1])
     assert set(merged.merged_from.values_list("pk", flat=True)) == {a.pk, b.pk}
     shot(page, "merged-conversation")
+    page.goto(f"{live}/merge/")
+    history = page.locator("#merge-history")
+    expect(history).to_contain_text("2 conversations")
+    expect(history).to_contain_text("succeeded")
+    history.get_by_role("link", name="Open").click()
+    expect(page.locator("#merge-sources")).to_contain_text("Packing list")
