@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from chats.models import Conversation, Generation, Message, MessageRole
-from merging.services import MergeRequestInvalid, check_model, message_select
+from merging.services import InvalidRequest, check_model, message_select
 
 MAX_MODELS = 8
 
@@ -37,19 +37,19 @@ def compare_models_validate(*, user_id: int, models: list[str] | None) -> list[s
     explicit = models is not None
     models = [m.strip() for m in models] if explicit else default_compare_models(user_id=user_id)
     if not models:
-        raise MergeRequestInvalid(
+        raise InvalidRequest(
             "No models to compare: pass `models`, set PARLEY_COMPARE_MODELS, or add a provider key.",
             code="no_models")
     if len(set(models)) != len(models):
-        raise MergeRequestInvalid("The same model is listed more than once.", code="duplicate_models")
+        raise InvalidRequest("The same model is listed more than once.", code="duplicate_models")
     limit = getattr(settings, "PARLEY_COMPARE_MAX_MODELS", MAX_MODELS)
     if len(models) > limit:
-        raise MergeRequestInvalid(f"At most {limit} models can be compared at once.", code="too_many_models")
+        raise InvalidRequest(f"At most {limit} models can be compared at once.", code="too_many_models")
     for model in models:
         try:
             check_model(model=model, user_id=user_id)
-        except MergeRequestInvalid as exc:
-            raise MergeRequestInvalid(f"{model}: {exc.detail}", code=exc.detail.code, status_code=exc.status_code)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"{model}: {exc.detail}", code=exc.detail.code, status_code=exc.status_code)
     return models
 
 

@@ -33,7 +33,9 @@ class MergeInterrupted(Exception):
     """A transient infrastructure failure (database, Redis) stopped this delivery; the task runs it again."""
 
 
-class MergeRequestInvalid(exceptions.APIException):
+class InvalidRequest(exceptions.APIException):
+    """A compare or merge request that cannot be accepted: a 4xx with a stable code, before anything is stored."""
+
     status_code = 400
     default_detail = "The merge request is invalid."
     default_code = "invalid"
@@ -49,12 +51,12 @@ class MergeRequestInvalid(exceptions.APIException):
 def _check_ids(ids: list, *, what: str) -> list[str]:
     ids = [str(i) for i in ids]
     if len(ids) < 2:
-        raise MergeRequestInvalid(f"Give at least two {what} to merge.", code="too_few_sources")
+        raise InvalidRequest(f"Give at least two {what} to merge.", code="too_few_sources")
     if len(set(ids)) != len(ids):
-        raise MergeRequestInvalid(f"The same {what[:-1]} is listed more than once.", code="duplicate_ids")
+        raise InvalidRequest(f"The same {what[:-1]} is listed more than once.", code="duplicate_ids")
     limit = getattr(settings, "PARLEY_MERGE_MAX_SOURCES", 10)
     if len(ids) > limit:
-        raise MergeRequestInvalid(f"At most {limit} {what} can be merged at once.", code="too_many_sources")
+        raise InvalidRequest(f"At most {limit} {what} can be merged at once.", code="too_many_sources")
     return ids
 
 
@@ -65,7 +67,7 @@ def check_model(*, model: str, user_id: int):
     try:
         return gateway.resolve_route(model=model, user_id=user_id)
     except ProviderError as exc:
-        raise MergeRequestInvalid(exc.message, code=exc.code,
+        raise InvalidRequest(exc.message, code=exc.code,
                                   status_code=exc.status_code if exc.status_code < 500 else 400)
 
 
@@ -73,14 +75,14 @@ def _conversation_sources(owner, ids: list[str]) -> list[Conversation]:
     found = {str(c.id): c for c in Conversation.objects.filter(owner=owner, id__in=valid_uuids(ids))}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise MergeRequestInvalid(f"Conversation {missing[0]} was not found.", code="not_found", status_code=404)
+        raise InvalidRequest(f"Conversation {missing[0]} was not found.", code="not_found", status_code=404)
     non_empty = set(
         Message.objects.filter(conversation_id__in=found.keys()).exclude(content="")
         .order_by().values_list("conversation_id", flat=True).distinct()
     )
     empty = [i for i in ids if found[i].id not in non_empty]
     if empty:
-        raise MergeRequestInvalid(f"Conversation {empty[0]} has no messages to merge.", code="empty_conversation")
+        raise InvalidRequest(f"Conversation {empty[0]} has no messages to merge.", code="empty_conversation")
     return [found[i] for i in ids]
 
 
@@ -91,15 +93,15 @@ def _message_sources(owner, ids: list[str]) -> list[Message]:
     }
     missing = [i for i in ids if i not in found]
     if missing:
-        raise MergeRequestInvalid(f"Message {missing[0]} was not found.", code="not_found", status_code=404)
+        raise InvalidRequest(f"Message {missing[0]} was not found.", code="not_found", status_code=404)
     messages = [found[i] for i in ids]
     if any(m.role != MessageRole.ASSISTANT for m in messages):
-        raise MergeRequestInvalid("Only assistant answers can be fused.", code="not_an_answer")
+        raise InvalidRequest("Only assistant answers can be fused.", code="not_an_answer")
     if any(m.reply_to_id is None for m in messages) or len({m.reply_to_id for m in messages}) != 1:
-        raise MergeRequestInvalid("Only sibling answers (replies to the same user message) can be fused.",
+        raise InvalidRequest("Only sibling answers (replies to the same user message) can be fused.",
                                   code="not_siblings")
     if any(not m.content.strip() for m in messages):
-        raise MergeRequestInvalid("An answer to fuse is empty.", code="empty_message")
+        raise InvalidRequest("An answer to fuse is empty.", code="empty_message")
     return messages
 
 
@@ -115,7 +117,7 @@ def merge_job_create(*, owner, model: str, conversation_ids: list | None = None,
     The same request from the same owner within PARLEY_MERGE_DEDUP_SECONDS returns the job it already made.
     """
     if bool(conversation_ids) == bool(message_ids):
-        raise MergeRequestInvalid("Give either conversation_ids or message_ids.", code="invalid_sources")
+        raise InvalidRequest("Give either conversation_ids or message_ids.", code="invalid_sources")
     if conversation_ids:
         kind, ids = MergeKind.CONVERSATIONS, _check_ids(conversation_ids, what="conversations")
         _conversation_sources(owner, ids)
@@ -284,7 +286,7 @@ def merge_job_run(*, job_id) -> None:
         _finish_failed(job.id, exc.message, exc.code, exc.raw_output)
     except ProviderError as exc:
         _finish_failed(job.id, f"The merge model failed: {exc.message}", exc.code, "")
-    except MergeRequestInvalid as exc:  # e.g. the key was deleted after the job was queued
+    except InvalidRequest as exc:  # e.g. the key was deleted after the job was queued
         _finish_failed(job.id, str(exc.detail), str(exc.detail.code), "")
     except (DatabaseError, RedisError, OSError) as exc:
         # The database or Redis hiccuped: worth another delivery (the task retries), not a failed job.
@@ -489,7 +491,7 @@ def message_select(*, owner, message_id) -> Message:
         if message is None:
             raise exceptions.NotFound("Message not found.")
         if message.role != MessageRole.ASSISTANT or message.reply_to_id is None:
-            raise MergeRequestInvalid("Only an answer to a user message can be selected.", code="not_an_answer")
+            raise InvalidRequest("Only an answer to a user message can be selected.", code="not_an_answer")
         Message.objects.filter(reply_to_id=message.reply_to_id).exclude(pk=message.pk).update(selected=False)
         if not message.selected:
             message.selected = True

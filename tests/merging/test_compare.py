@@ -268,7 +268,7 @@ async def test_cancel_one_model_of_a_compare_over_websocket(live_asgi, auth):
 @pytest.mark.django_db
 def test_without_compare_models_every_configured_provider_answers(settings, user):
     from merging.compare import compare_models_validate
-    from merging.services import MergeRequestInvalid
+    from merging.services import InvalidRequest
 
     settings.PARLEY_COMPARE_MODELS = []
     settings.PARLEY_PROVIDER_ENV = {
@@ -277,6 +277,6 @@ def test_without_compare_models_every_configured_provider_answers(settings, user
     assert compare_models_validate(user_id=user.pk, models=None) == ["openai/gpt-4o", "gemini/gemini-2.5-pro"]
     settings.PARLEY_PROVIDER_ENV = {slug: {**config, "api_key": ""}
                                     for slug, config in settings.PARLEY_PROVIDER_ENV.items()}
-    with pytest.raises(MergeRequestInvalid) as refused:
+    with pytest.raises(InvalidRequest) as refused:
         compare_models_validate(user_id=user.pk, models=None)
     assert refused.value.detail.code == "no_models"
