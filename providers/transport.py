@@ -140,7 +140,9 @@ def get_client(*, guarded: bool = False) -> httpx.AsyncClient:
     per_loop = scoped if scoped is not None else _clients.setdefault(asyncio.get_running_loop(), {})
     client = per_loop.get(guarded)
     if client is None or client.is_closed:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=60)
+        # Every streaming reply holds one upstream connection: the pool must fit the concurrent replies.
+        limits = httpx.Limits(max_connections=int(setting("PARLEY_PROVIDER_MAX_CONNECTIONS", 1000)),
+                              max_keepalive_connections=40, keepalive_expiry=60)
         if guarded:
             client = httpx.AsyncClient(transport=GuardedTransport(limits=limits), timeout=_timeout(),
                                        follow_redirects=False, trust_env=False)
