@@ -8,7 +8,8 @@ SSE, `websockets` for WebSocket). Stored replies go through `POST /api/v1/conver
 and `{"type":"send"}` frames (WebSocket), i.e. with their database writes. Measured per server and transport:
 
 - added time to first token, p50 and p99, at 1 stream (sequential requests) and at 100 concurrent streams
-  (100 clients each starting a new reply as soon as the last ended), against the same load sent to the fake;
+  (100 clients, each starting a new 4-second reply paced 20 ms as soon as its last one ended, starts spread
+  over the first 4 s), against the same load sent to the fake;
 - added inter-chunk gap p99 at 100 concurrent streams paced 20 ms apart;
 - relay throughput at saturation: upstream chunks delivered per CPU-second of the app process;
 - resident memory per open stream with 500 concurrent streams, and how many of them failed.
@@ -36,6 +37,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def bound_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit TCP_NODELAY on Linux; servers handed an fd do not set it themselves (uvicorn
+    # takes an inherited fd for a Unix socket), and Nagle's algorithm would hold small SSE writes for ~40 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -271,7 +275,7 @@ async def run_server(server: str, fake: Process, token: str, conversations: list
     app = start_app(server, fake)
     out: dict = {}
     try:
-        seq_count, load_seconds, open_streams = (15, 4, 200) if quick else (40, 8, 500)
+        seq_count, load_seconds, open_streams = (15, 6, 200) if quick else (40, 10, 500)
         for transport in ("sse", "ws"):
             def make(model, transport=transport):
                 return sse_request(app, token, model) if transport == "sse" else WsPool(app, token, model)
@@ -287,8 +291,9 @@ async def run_server(server: str, fake: Process, token: str, conversations: list
             if transport == "ws":
                 await one.close()
 
-            loaded_request = make("openai/story-20-20")
-            loaded = await closed_loop(loaded_request, conversations, 100, load_seconds, 0.4)
+            # 100 open streams paced 20 ms (5,000 chunks/s); each client starts its next reply when one ends.
+            loaded_request = make("openai/story-200-20")
+            loaded = await closed_loop(loaded_request, conversations, 100, load_seconds, 4.0)
             if transport == "ws":
                 await loaded_request.close()
 
@@ -341,10 +346,10 @@ async def run_server(server: str, fake: Process, token: str, conversations: list
 
 
 async def run_direct(fake: Process, conversations: list[str], quick: bool) -> dict:
-    seq_count, load_seconds = (15, 4) if quick else (40, 8)
+    seq_count, load_seconds = (15, 6) if quick else (40, 10)
     await closed_loop(direct_request(fake, "story-5-0"), conversations, 20, 1.0, 0.2)
     single = await sequential(direct_request(fake, "story-5-5"), conversations, seq_count)
-    loaded = await closed_loop(direct_request(fake, "story-20-20"), conversations, 100, load_seconds, 0.4)
+    loaded = await closed_loop(direct_request(fake, "story-200-20"), conversations, 100, load_seconds, 4.0)
     cpu_before, wall_before = fake.cpu_seconds(), time.perf_counter()
     saturated = await asyncio.gather(*(direct_request(fake, "story-3000-0")(c) for c in conversations[:16]))
     cpu, wall = fake.cpu_seconds() - cpu_before, time.perf_counter() - wall_before

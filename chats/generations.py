@@ -296,16 +296,21 @@ async def aconversation_reply_start(*, user, conversation: Conversation, content
 async def _start_async(**kwargs) -> Generation:
     loop = asyncio.get_running_loop()
     note_server_loop(loop)
-    return await sync_to_async(_plan_launch_commit)(loop, kwargs)
+    return await sync_to_async(reply_start_in_loop)(loop, **kwargs)
 
 
-def _plan_launch_commit(loop: asyncio.AbstractEventLoop, kwargs: dict) -> Generation:
-    """Plan, start the provider call in `loop`, then store the rows, all in one thread hop.
+def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: Conversation,
+                        reply_to: Message | None, content: str | None, model: str | None,
+                        group_id=None) -> Generation:
+    """From a worker thread of `loop` (sync_to_async): start a reply whose provider call runs in `loop`.
+    Views call it inside their own thread hop, so a request costs one hop.
 
+    Plan, start the provider call, then store the rows:
     The provider call starts while the rows are written: a real provider's first token takes far longer than the
     transaction, so storing adds nothing to the time to first token. Events wait in memory until the rows exist.
     """
-    plan = _plan(**kwargs)
+    plan = _plan(user=user, conversation=conversation, reply_to=reply_to, content=content, model=model,
+                 group_id=group_id)
     run = _register(plan, loop)
     loop.call_soon_threadsafe(_launch, run, plan.route, plan.request)
     try:

@@ -3,6 +3,7 @@
 The SSE views are plain async Django views, so a stream holds no thread; each authenticates like the API and is
 documented in OpenAPI by a DRF view class that only carries its schema (see `_documented_by`).
 """
+import asyncio
 import contextlib
 import json
 import uuid
@@ -23,13 +24,14 @@ from chats.api.generation_serializers import (
     StatelessChatSerializer,
 )
 from chats.generations import (
-    aconversation_reply_start,
-    ageneration_start,
+    NoUserMessage,
     agenerations_wait_finished,
     conversation_for_streaming,
     generation_cancel,
     generation_event_batches,
     generation_get,
+    note_server_loop,
+    reply_start_in_loop,
 )
 from chats.models import Generation, MessageRole
 from chats.sse import ping_seconds, sse_response
@@ -169,13 +171,20 @@ async def conversation_stream(request, user, conversation_id):
         generation = await sync_to_async(_resumable_generation)(user=user, conversation_id=conversation_id)
         if generation is not None:
             return _stream(generation.pk, _after(last_event_id))
-    conversation = await sync_to_async(conversation_for_streaming)(user=user, conversation_id=conversation_id)
-    reply_to = await sync_to_async(_latest_user_message)(conversation)
-    if reply_to is None:
-        return _error("The conversation has no user message to reply to.", "no_user_message", 400)
-    generation = await ageneration_start(user=user, conversation=conversation, reply_to=reply_to,
-                                         model=request.GET.get("model") or None)
+    loop = asyncio.get_running_loop()
+    note_server_loop(loop)
+    generation = await sync_to_async(_reply_to_latest)(loop, user, conversation_id, request.GET.get("model"))
     return _stream(generation.pk)
+
+
+def _reply_to_latest(loop, user, conversation_id, model):
+    """One thread hop: the conversation, its latest user message, and the reply started."""
+    conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
+    reply_to = _latest_user_message(conversation)
+    if reply_to is None:
+        raise NoUserMessage()
+    return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=reply_to, content=None,
+                               model=model or None)
 
 
 class CompletionsSchema(APIView):
@@ -197,11 +206,19 @@ def _validated(serializer_class, data, user) -> dict:
 @_documented_by(CompletionsSchema)
 @_api_view
 async def conversation_completions(request, user, conversation_id):
-    conversation = await sync_to_async(conversation_for_streaming)(user=user, conversation_id=conversation_id)
-    data = await sync_to_async(_validated)(CompletionRequestSerializer, _json_body(request), user)
-    generation = await aconversation_reply_start(user=user, conversation=conversation, content=data["content"],
-                                                 model=data.get("model") or None)
+    body = _json_body(request)
+    loop = asyncio.get_running_loop()
+    note_server_loop(loop)
+    generation = await sync_to_async(_store_and_reply)(loop, user, conversation_id, body)
     return _stream(generation.pk)
+
+
+def _store_and_reply(loop, user, conversation_id, body):
+    """One thread hop: the conversation, the validated body, the user message stored and the reply started."""
+    conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
+    data = _validated(CompletionRequestSerializer, body, user)
+    return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=None, content=data["content"],
+                               model=data.get("model") or None)
 
 
 # --- generations -----------------------------------------------------------------------------------------------------
