@@ -51,6 +51,7 @@ from chats.runs import (
     RUNS,
     Run,
     Subscriber,
+    db_call,
     group_name,
     persister_for,
     release_conversation,
@@ -296,13 +297,13 @@ async def aconversation_reply_start(*, user, conversation: Conversation, content
 async def _start_async(**kwargs) -> Generation:
     loop = asyncio.get_running_loop()
     note_server_loop(loop)
-    return await sync_to_async(reply_start_in_loop)(loop, **kwargs)
+    return await db_call(reply_start_in_loop, loop, **kwargs)
 
 
 def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: Conversation,
                         reply_to: Message | None, content: str | None, model: str | None,
                         group_id=None) -> Generation:
-    """From a worker thread of `loop` (sync_to_async): start a reply whose provider call runs in `loop`.
+    """From a worker thread of `loop` (db_call, sync_to_async): start a reply whose provider call runs in `loop`.
     Views call it inside their own thread hop, so a request costs one hop.
 
     Plan, start the provider call, then store the rows:
@@ -573,7 +574,7 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
                 subscriber.push_many(message.get("events") or [])
 
         pump = loop.create_task(pump_slices())
-        runner = await sync_to_async(_runner_of)(generation_id)
+        runner = await db_call(_runner_of, generation_id)
         if runner:
             # Ask the process running it to publish its slices (it does not, unless someone elsewhere listens).
             with contextlib.suppress(Exception):
@@ -583,11 +584,11 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
     last = after
     quiet_since = time.monotonic()
     try:
-        batch = await sync_to_async(_persisted_events)(generation_id, last)
+        batch = await db_call(_persisted_events, generation_id, last)
         while True:
             if batch:
                 if batch[0]["seq"] > last + 1:
-                    batch = await sync_to_async(_persisted_events)(generation_id, last)
+                    batch = await db_call(_persisted_events, generation_id, last)
                 fresh = [event for event in batch if event["seq"] > last]
                 if fresh:
                     last = fresh[-1]["seq"]
@@ -600,8 +601,8 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
                 yield []
             batch = await subscriber.next_batch(min(poll_seconds, idle_timeout))
             if not batch:
-                batch = await sync_to_async(_persisted_events)(generation_id, last)
-                if not batch and not await sync_to_async(_exists)(generation_id):
+                batch = await db_call(_persisted_events, generation_id, last)
+                if not batch and not await db_call(_exists, generation_id):
                     return
     finally:
         if pump is not None:

@@ -1,6 +1,8 @@
 """In-process machinery of running generations: runs, their subscribers, and the slice persister."""
 import asyncio
 import contextvars
+import functools
+import itertools
 import logging
 import threading
 import time
@@ -179,9 +181,24 @@ def _with_connection(fn, args):
         raise
 
 
+# Database work of streaming requests runs on a few long-lived threads of ours, not on the per-request thread
+# asgiref gives each request (a streaming one keeps it, and a fresh connection, for as long as it streams).
+DB_WORKERS = 4
+_db_workers = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parley-db{i}") for i in range(DB_WORKERS)]
+_db_turn = itertools.count()
+
+
+async def db_call(fn, *args, **kwargs):
+    """Run blocking database code for a streaming request on one of the engine's worker threads."""
+    worker = _db_workers[next(_db_turn) % DB_WORKERS]
+    return await asyncio.get_running_loop().run_in_executor(
+        worker, _with_connection, functools.partial(fn, **kwargs) if kwargs else fn, args)
+
+
 def close_db_connections() -> None:
-    """Close the persister thread's connection (server shutdown, end of a test)."""
-    _db_executor.submit(connections.close_all).result()
+    """Close the connections of the persister and worker threads (server shutdown, end of a test)."""
+    for executor in (_db_executor, *_db_workers):
+        executor.submit(connections.close_all).result()
 
 
 class Persister:

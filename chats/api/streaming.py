@@ -8,7 +8,6 @@ import contextlib
 import json
 import uuid
 
-from asgiref.sync import sync_to_async
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -34,6 +33,7 @@ from chats.generations import (
     reply_start_in_loop,
 )
 from chats.models import Generation, MessageRole
+from chats.runs import db_call
 from chats.sse import ping_seconds, sse_response
 from core.exceptions import api_exception_handler
 from core.serializers import ErrorSerializer
@@ -67,7 +67,7 @@ def _error_for(exc: Exception) -> JsonResponse:
 async def _authenticate(request):
     """The user, like the API does it: a Bearer token, or the session (with CSRF on unsafe methods)."""
     try:
-        result = await sync_to_async(BearerTokenAuthentication().authenticate)(request)
+        result = await db_call(BearerTokenAuthentication().authenticate, request)
     except exceptions.AuthenticationFailed as exc:
         raise exceptions.NotAuthenticated(exc.detail)
     if result is not None:
@@ -168,12 +168,12 @@ async def conversation_stream(request, user, conversation_id):
     last_event_id = request.headers.get("Last-Event-ID")
     if last_event_id:
         # An EventSource reconnecting: resume the reply it was reading instead of starting another.
-        generation = await sync_to_async(_resumable_generation)(user=user, conversation_id=conversation_id)
+        generation = await db_call(_resumable_generation, user=user, conversation_id=conversation_id)
         if generation is not None:
             return _stream(generation.pk, _after(last_event_id))
     loop = asyncio.get_running_loop()
     note_server_loop(loop)
-    generation = await sync_to_async(_reply_to_latest)(loop, user, conversation_id, request.GET.get("model"))
+    generation = await db_call(_reply_to_latest, loop, user, conversation_id, request.GET.get("model"))
     return _stream(generation.pk)
 
 
@@ -209,7 +209,7 @@ async def conversation_completions(request, user, conversation_id):
     body = _json_body(request)
     loop = asyncio.get_running_loop()
     note_server_loop(loop)
-    generation = await sync_to_async(_store_and_reply)(loop, user, conversation_id, body)
+    generation = await db_call(_store_and_reply, loop, user, conversation_id, body)
     return _stream(generation.pk)
 
 
@@ -247,7 +247,7 @@ class GenerationStreamSchema(APIView):
 @_documented_by(GenerationStreamSchema)
 @_api_view
 async def generation_stream(request, user, generation_id):
-    generation = await sync_to_async(generation_get)(user=user, generation_id=generation_id)
+    generation = await db_call(generation_get, user=user, generation_id=generation_id)
     after = _after(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
     return _stream(generation.pk, after)
 
@@ -269,9 +269,9 @@ def _generation_data(*, user, generation_id) -> dict:
 @_documented_by(GenerationCancelSchema)
 @_api_view
 async def generation_cancel_view(request, user, generation_id):
-    generation = await sync_to_async(generation_cancel)(user=user, generation_id=generation_id)
+    generation = await db_call(generation_cancel, user=user, generation_id=generation_id)
     await agenerations_wait_finished(generation.pk)
-    return JsonResponse(await sync_to_async(_generation_data)(user=user, generation_id=generation.pk))
+    return JsonResponse(await db_call(_generation_data, user=user, generation_id=generation.pk))
 
 
 # --- stateless chat --------------------------------------------------------------------------------------------------
@@ -310,8 +310,8 @@ async def _stateless_events(route, chat_request):
 @_documented_by(StatelessChatSchema)
 @_api_view
 async def chat_stream(request, user):
-    data = await sync_to_async(_validated)(StatelessChatSerializer, _json_body(request), user)
-    route, chat_request = await sync_to_async(_stateless_request)(data, user)
+    data = await db_call(_validated, StatelessChatSerializer, _json_body(request), user)
+    route, chat_request = await db_call(_stateless_request, data, user)
     return sse_response(batches=_stateless_events(route, chat_request),
                         headers={"X-Generation-ID": str(uuid.uuid4())})
 
