@@ -15,9 +15,10 @@ SWEEP_SECONDS = 30.0
 
 async def generations_startup() -> asyncio.Task | None:
     from chats.generations import generations_repair, note_server_loop
-    from chats.runs import HEARTBEAT_SECONDS, shared_channel_layer
+    from chats.runs import HEARTBEAT_SECONDS, shared_channel_layer, use_db_workers
 
     note_server_loop(asyncio.get_running_loop())
+    use_db_workers(asyncio.get_running_loop())
     if shared_channel_layer() is None:
         # The embedded configuration is one process: whatever is still streaming was left by its previous life.
         repaired = await sync_to_async(generations_repair)()
@@ -48,7 +49,7 @@ async def _sweep(stale_after: timedelta) -> None:
 
 async def generations_teardown(sweeper: asyncio.Task | None) -> None:
     from chats.generations import generations_shutdown
-    from chats.runs import close_db_connections
+    from chats.runs import close_db_connections, use_db_workers
 
     if sweeper is not None:
         sweeper.cancel()
@@ -57,6 +58,7 @@ async def generations_teardown(sweeper: asyncio.Task | None) -> None:
     stopped = await generations_shutdown()
     if stopped:
         logger.warning("Stored %d running generation(s) as interrupted at shutdown", stopped)
+    use_db_workers(asyncio.get_running_loop(), enabled=False)
     await asyncio.get_running_loop().run_in_executor(None, close_db_connections)
 
 

@@ -7,9 +7,11 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
@@ -188,11 +190,26 @@ _db_workers = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parley-db{
 _db_turn = itertools.count()
 
 
+# Loops of an ASGI server that ran our lifespan start-up: only there are the worker threads used. Elsewhere (the
+# Django test client, a server without lifespan) sync_to_async keeps Django's own thread and transaction rules.
+_server_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
+
+
+def use_db_workers(loop: asyncio.AbstractEventLoop, enabled: bool = True) -> None:
+    if enabled:
+        _server_loops.add(loop)
+    else:
+        _server_loops.discard(loop)
+
+
 async def db_call(fn, *args, **kwargs):
-    """Run blocking database code for a streaming request on one of the engine's worker threads."""
+    """Run blocking database code for a streaming request, on one of the engine's worker threads in a server."""
+    call = functools.partial(fn, **kwargs) if kwargs else fn
+    loop = asyncio.get_running_loop()
+    if loop not in _server_loops:
+        return await sync_to_async(call)(*args)
     worker = _db_workers[next(_db_turn) % DB_WORKERS]
-    return await asyncio.get_running_loop().run_in_executor(
-        worker, _with_connection, functools.partial(fn, **kwargs) if kwargs else fn, args)
+    return await loop.run_in_executor(worker, _with_connection, call, args)
 
 
 def close_db_connections() -> None:
