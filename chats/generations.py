@@ -601,8 +601,10 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
                 yield []
             batch = await subscriber.next_batch(min(poll_seconds, idle_timeout))
             if not batch:
-                batch = await db_call(_persisted_events, generation_id, last)
-                if not batch and not await db_call(_exists, generation_id):
+                batch, over = await db_call(_persisted_events_or_over, generation_id, last)
+                if not batch and over:
+                    # Over (or gone) with nothing after `last`: a client that already saw the end gets no
+                    # repeat and no endless pings.
                     return
     finally:
         if pump is not None:
@@ -618,8 +620,11 @@ def _runner_of(generation_id: str) -> str:
     return Generation.objects.filter(pk=generation_id, status__in=ACTIVE).values_list("runner", flat=True).first() or ""
 
 
-def _exists(generation_id: str) -> bool:
-    return Generation.objects.filter(pk=generation_id).exists()
+def _persisted_events_or_over(generation_id: str, after: int) -> tuple[list[dict], bool]:
+    """The logged events after `after`, and whether the generation is over or gone (read first: its end state and
+    last slice are written in one transaction, so an over generation's log is already complete)."""
+    over = not Generation.objects.filter(pk=generation_id, status__in=ACTIVE).exists()
+    return _persisted_events(generation_id, after), over
 
 
 async def generation_events(generation_id, *, after: int = 0) -> AsyncIterator[dict]:
