@@ -105,13 +105,19 @@ def _after(value) -> int:
     return after
 
 
-def _api_view(view):
-    """An async view that authenticates first and answers every error before the stream as JSON."""
+def _api_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
+    """An async view that authenticates first and answers every error before the stream as JSON; other methods
+    than `methods` are 405 (after authentication, as DRF does), so a GET never cancels or starts anything."""
+    if view is None:
+        return lambda view: _api_view(view, methods=methods)
 
     @csrf_exempt
     async def wrapped(request, *args, **kwargs):
         try:
             user = await _authenticate(request)
+            if request.method not in methods:
+                return _error(f'Method "{request.method}" not allowed.', "method_not_allowed", 405,
+                              headers={"Allow": ", ".join(methods)})
             return await view(request, user, *args, **kwargs)
         except exceptions.NotAuthenticated as exc:
             return _error(str(exc.detail), "not_authenticated", 401, headers={"WWW-Authenticate": "Bearer"})
@@ -204,7 +210,7 @@ def _validated(serializer_class, data, user) -> dict:
 
 
 @_documented_by(CompletionsSchema)
-@_api_view
+@_api_view(methods=("POST",))
 async def conversation_completions(request, user, conversation_id):
     body = _json_body(request)
     loop = asyncio.get_running_loop()
@@ -267,7 +273,7 @@ def _generation_data(*, user, generation_id) -> dict:
 
 
 @_documented_by(GenerationCancelSchema)
-@_api_view
+@_api_view(methods=("POST",))
 async def generation_cancel_view(request, user, generation_id):
     generation = await db_call(generation_cancel, user=user, generation_id=generation_id)
     await agenerations_wait_finished(generation.pk)
@@ -308,7 +314,7 @@ async def _stateless_events(route, chat_request):
 
 
 @_documented_by(StatelessChatSchema)
-@_api_view
+@_api_view(methods=("POST",))
 async def chat_stream(request, user):
     data = await db_call(_validated, StatelessChatSerializer, _json_body(request), user)
     route, chat_request = await db_call(_stateless_request, data, user)

@@ -99,11 +99,8 @@ class CompareSchema(APIView):
 
 
 @_documented_by(CompareSchema)
-@_api_view
+@_api_view(methods=("POST",))
 async def compare_view(request, user):
-    if request.method != "POST":
-        return JsonResponse({"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
-                            status=405)
     data = await sync_to_async(compare_request_validate)(_json_body(request), user)
     run = await compare_start(user=user, prompt=data["prompt"], models=data["models"],
                               conversation_id=data.get("conversation_id"))
