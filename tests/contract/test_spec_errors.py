@@ -1,0 +1,47 @@
+"""SPEC §3 error contract: every /api/ answer is JSON {"detail","code"} with the SPEC status, whatever the method."""
+import json
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/api/v1/uploads/", "/api/v1/uploads/abc/", "/api/v1/mcp/servers/",
+                                  "/api/v1/stt/deepgram/token/", "/api/v1/no-such-thing/"])
+def test_unknown_api_paths_are_a_json_404_for_every_method(method, path):
+    # enforce_csrf_checks: like a real client, which has no CSRF cookie.
+    client = Client(enforce_csrf_checks=True)
+    if method == "get":
+        response = client.get(path)
+    else:
+        response = getattr(client, method)(path, data="{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_a_session_post_without_csrf_is_a_json_403(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post("/api/v1/conversations/", data="{}", content_type="application/json")
+    assert response.status_code == 403
+    assert set(response.json()) >= {"detail", "code"}
+
+
+def test_the_csrf_failure_view_answers_json_under_api(rf):
+    from core.views import csrf_failure
+
+    response = csrf_failure(rf.post("/api/v1/anything/"), reason="CSRF cookie not set.")
+    assert response.status_code == 403
+    assert json.loads(response.content)["code"] == "csrf_failed"
+    assert csrf_failure(rf.post("/login/"), reason="x")["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/conversations/", "/api/v1/providers/", "/api/v1/models/",
+                                  "/api/v1/keys/", "/api/v1/presets/", "/api/v1/merges/"])
+def test_anonymous_requests_are_401_not_403(path):
+    response = Client().get(path)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
