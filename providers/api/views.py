@@ -33,6 +33,7 @@ class ProviderSerializer(serializers.Serializer):
     configured = serializers.BooleanField()
     key_source = serializers.ChoiceField(choices=["user", "shared", "env"], allow_null=True,
                                          help_text="Where the key comes from; null when there is none.")
+    source = serializers.CharField(allow_null=True, help_text="The same as `key_source`: user, shared, env or null.")
     base_url = serializers.CharField(required=False, help_text="Only for custom endpoints.")
 
 
@@ -41,7 +42,8 @@ class ProviderListView(APIView):
         operation_id="providers_list",
         summary="Providers and where their keys come from",
         description="Built-in providers and the custom endpoints you can use; `configured` says whether a "
-        "chat can be sent, `key_source` whether the key is yours, an admin's shared one or the server's.",
+        "chat can be sent, `key_source` (also as `source`) whether the key is yours (`user`), an admin's shared "
+        "one (`shared`) or the server's (`env`), null when there is none.",
         responses={200: ProviderSerializer(many=True), **error_responses()},
     )
     def get(self, request):
@@ -50,7 +52,8 @@ class ProviderListView(APIView):
         rows = []
         for slug, source in sources.items():
             spec = PROVIDERS.get(slug)
-            row = {"slug": slug, "configured": source is not None, "key_source": source or None}
+            row = {"slug": slug, "configured": source is not None, "key_source": source or None,
+                   "source": source or None}
             if spec is not None:
                 row.update(name=spec.name, protocol=spec.protocol)
             else:

@@ -25,7 +25,9 @@ def test_providers_list_says_where_keys_come_from(api, user, fake_provider, sett
     assert rows["anthropic"]["key_source"] == "shared"
     assert rows["gemini"]["key_source"] == "env" and rows["gemini"]["protocol"] == "gemini_generate"
     assert rows["xai"] == {"slug": "xai", "name": "xAI", "protocol": "openai_chat", "configured": False,
-                           "key_source": None}
+                           "key_source": None, "source": None}
+    assert rows["openai"]["source"] == "user" and rows["anthropic"]["source"] == "shared"
+    assert rows["gemini"]["source"] == "env"
     assert "base_url" not in rows["openai"]
     assert "sk-user-own-key-1234" not in response.content.decode()
 
