@@ -8,6 +8,7 @@ import contextlib
 import json
 import uuid
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -35,7 +36,7 @@ from chats.generations import (
 from chats.models import Generation, MessageRole
 from chats.runs import db_call
 from chats.sse import ping_seconds, sse_response
-from core.exceptions import api_exception_handler
+from core.exceptions import PayloadTooLarge, api_exception_handler
 from core.serializers import ErrorSerializer
 from providers.errors import ProviderError
 
@@ -87,7 +88,12 @@ async def _authenticate(request):
 
 def _json_body(request) -> dict:
     try:
-        body = json.loads(request.body or b"{}")
+        raw = request.body
+    except RequestDataTooBig:
+        # Over DATA_UPLOAD_MAX_MEMORY_SIZE: the SPEC's 413 as JSON, not Django's 400 page.
+        raise PayloadTooLarge("The request body is too large.")
+    try:
+        body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise exceptions.ParseError("The body is not valid JSON.")
     if not isinstance(body, dict):
