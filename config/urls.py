@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
+handler400 = "core.views.bad_request"
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"

@@ -1,7 +1,8 @@
 """JSON error pages for the API, HTML ones for the UI."""
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.views import csrf
+from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 
 
@@ -11,6 +12,14 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return render(request, "404.html", status=404)
+
+
+def bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse({"detail": "The request body is too large.", "code": "too_large"}, status=413)
+        return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request):

@@ -45,3 +45,29 @@ def test_anonymous_requests_are_401_not_403(path):
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/conversations/{cid}/completions/", "/api/v1/chat/stream/",
+                                  "/api/v1/compare/"])
+def test_a_body_over_the_upload_limit_is_a_json_413(api, user, settings, path):
+    from chats.services import conversation_create
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    settings.DEBUG = True  # as under `make run`, where Django would answer its HTML 400 page
+    conversation = conversation_create(owner=user)
+    body = {"content": "x" * 20_000} if "{cid}" in path else {"prompt": "x" * 20_000}
+    if "chat/stream" in path:
+        body = {"model": "openai/echo", "messages": [{"role": "user", "content": "x" * 20_000}]}
+    response = api.post(path.format(cid=conversation.id), body, format="json")
+    assert response.status_code == 413
+    assert json.loads(response.content)["code"] == "too_large"
+
+
+def test_bad_request_handler_is_json_under_api(rf):
+    from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+
+    from core.views import bad_request
+
+    assert bad_request(rf.post("/api/v1/compare/"), RequestDataTooBig()).status_code == 413
+    response = bad_request(rf.get("/api/v1/health/"), SuspiciousOperation())
+    assert response.status_code == 400 and json.loads(response.content)["code"] == "bad_request"
