@@ -584,7 +584,9 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
     last = after
     quiet_since = time.monotonic()
     try:
-        batch = await db_call(_persisted_events, generation_id, last)
+        batch, over = await db_call(_persisted_events_or_over, generation_id, last)
+        if not batch and over:
+            return
         while True:
             if batch:
                 if batch[0]["seq"] > last + 1:
