@@ -1,8 +1,10 @@
-"""Gives every request an id (X-Request-ID in, or a new one) for logs and the response header."""
+"""Request ids (X-Request-ID in, or a new one) for logs and responses; API paths without their trailing slash."""
 import re
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.urls import Resolver404, resolve
+from django.utils.deprecation import MiddlewareMixin
 
 from core.logging import request_id_var
 
@@ -43,3 +45,21 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ApiTrailingSlashMiddleware(MiddlewareMixin):
+    """`/api/v1/health` is served as `/api/v1/health/`: clients (curl, httpx) do not follow a redirect by default
+    and cannot repeat a POST body across one, and the API's catch-all would otherwise answer 404."""
+
+    def process_request(self, request):
+        path = request.path_info
+        if not path.startswith("/api/") or path.endswith("/"):
+            return None
+        try:
+            match = resolve(path + "/")
+        except Resolver404:
+            return None
+        if match.url_name != "api-not-found":
+            request.path_info = path + "/"
+            request.path = request.path + "/"
+        return None
