@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 logger = logging.getLogger("parley.generations")
@@ -334,6 +334,25 @@ def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
 
 
 def _write_slices(slices, texts, end) -> None:
+    """`_write_slices_once`; a generation deleted meanwhile (its conversation was deleted while it streamed) fails
+    the slice insert: its events have nowhere to go, so they are dropped and the others written, instead of the
+    whole batch being retried, and failing, in every later slice of this process."""
+    try:
+        _write_slices_once(slices, texts, end)
+    except IntegrityError:
+        from chats.models import Generation
+
+        ids = {str(gid) for gid, _events in slices} | ({str(end[0])} if end is not None else set())
+        alive = {str(pk) for pk in Generation.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+        if alive == ids:
+            raise
+        logger.info("Dropping events of %d generation(s) deleted while streaming", len(ids - alive))
+        _write_slices_once([(gid, events) for gid, events in slices if str(gid) in alive],
+                           [text for text in texts if str(text[0]) in alive],
+                           end if end is not None and str(end[0]) in alive else None)
+
+
+def _write_slices_once(slices, texts, end) -> None:
     """One transaction: the new slices; the texts so far (batched CASE updates); the end state of one run."""
     from chats.models import Conversation, Generation, GenerationSlice, Message
 
