@@ -68,3 +68,28 @@ async def test_streaming_endpoints_answer_405_to_other_methods(live_asgi, fake_p
         assert response.headers["allow"]
         after = (await client.get(f"/api/v1/conversations/{conversation_id}/")).json()["message_count"]
         assert after == before
+
+
+async def test_deleting_a_conversation_mid_reply_does_not_stop_other_replies_being_stored(live_asgi, fake_provider,
+                                                                                         token):
+    """SPEC §3 'delete with its messages' while a reply streams: later replies of the process are still stored."""
+    async with httpx.AsyncClient(base_url=live_asgi.url, headers=bearer(token), timeout=30) as client:
+        doomed = (await client.post("/api/v1/conversations/", json={})).json()["id"]
+        async with client.stream("POST", f"/api/v1/conversations/{doomed}/completions/",
+                                 json={"content": "long", "model": "openai/story-40-50"}) as response:
+            await read_events(response, stop_after=3)
+            assert (await client.delete(f"/api/v1/conversations/{doomed}/")).status_code == 204
+            await asyncio.sleep(0.3)  # a few slices of the deleted generation reach the persister
+        other = (await client.post("/api/v1/conversations/", json={})).json()["id"]
+        async with client.stream("POST", f"/api/v1/conversations/{other}/completions/",
+                                 json={"content": "still here", "model": "openai/echo"}) as response:
+            events = await read_events(response)
+        assert events[-1]["status"] == "complete"
+        for _ in range(100):
+            messages = (await client.get(f"/api/v1/conversations/{other}/messages/")).json()["results"]
+            if messages[-1]["status"] == "complete":
+                break
+            await asyncio.sleep(0.1)
+        assert messages[-1]["status"] == "complete"
+        assert messages[-1]["content"] == "You said: still here"
+        assert (await client.get(f"/api/v1/conversations/{doomed}/")).status_code == 404
