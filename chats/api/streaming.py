@@ -6,7 +6,6 @@ documented in OpenAPI by a DRF view class that only carries its schema (see `_do
 import asyncio
 import contextlib
 import json
-import uuid
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse
@@ -324,6 +323,6 @@ async def _stateless_events(route, chat_request):
 async def chat_stream(request, user):
     data = await db_call(_validated, StatelessChatSerializer, _json_body(request), user)
     route, chat_request = await db_call(_stateless_request, data, user)
-    return sse_response(batches=_stateless_events(route, chat_request),
-                        headers={"X-Generation-ID": str(uuid.uuid4())})
+    # No X-Generation-ID: nothing is stored, so there is no generation to follow or cancel.
+    return sse_response(batches=_stateless_events(route, chat_request))
 
