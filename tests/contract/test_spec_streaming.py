@@ -93,3 +93,15 @@ async def test_deleting_a_conversation_mid_reply_does_not_stop_other_replies_bei
         assert messages[-1]["status"] == "complete"
         assert messages[-1]["content"] == "You said: still here"
         assert (await client.get(f"/api/v1/conversations/{doomed}/")).status_code == 404
+
+
+async def test_stateless_chat_names_no_generation_that_does_not_exist(live_asgi, fake_provider, token):
+    async with httpx.AsyncClient(base_url=live_asgi.url, headers=bearer(token), timeout=30) as client:
+        async with client.stream("POST", "/api/v1/chat/stream/", json={
+            "model": "openai/echo", "messages": [{"role": "user", "content": "hi"}],
+        }) as response:
+            assert response.status_code == 200
+            events = await read_events(response)
+        assert "x-generation-id" not in response.headers
+        assert events[0]["type"] == "start" and events[0]["generation_id"] is None
+        assert events[-1]["type"] == "done" and events[-1]["status"] == "complete"
