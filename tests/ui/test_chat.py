@@ -275,3 +275,60 @@ def test_model_and_user_text_cannot_run_script(new_page, live, ui_user, fake_pro
     assert_inert(page)
     assert dialogs == []
     assert page.js_errors == []
+
+
+NASTY = [
+    '<img src=x onerror="window.__pwned=1">',
+    "<script>window.__pwned=2</script>",
+    "[a](javascript:window.__pwned=3)",
+    "[b](  JaVaScRiPt:window.__pwned=4)",
+    "[c](data:text/html,<script>parent.__pwned=5</script>)",
+    "![d](javascript:window.__pwned=6)",
+    '<iframe src="javascript:parent.__pwned=7"></iframe>',
+    '<a href="javascript:window.__pwned=8">e</a>',
+    '<svg><a xlink:href="javascript:window.__pwned=9"><text>f</text></a></svg>',
+    '<form action="javascript:window.__pwned=10"><button>g</button></form>',
+    '<details open ontoggle="window.__pwned=11">h</details>',
+    "```html\n<script>window.__pwned=12</script>\n```",
+    '<math><mtext><table><mglyph><style><img src=x onerror="window.__pwned=13">',
+    "[ok](https://example.com/fine) [mail](mailto:someone@example.com)",
+]
+
+
+def test_the_markdown_renderer_keeps_every_payload_inert(new_page, live, ui_user):
+    """The one renderer used for answers, reasoning and merge text, fed payloads directly in the page."""
+    page = new_page(user=ui_user)
+    page.goto(f"{live}/c/{_empty_conversation(ui_user).id}/")
+    result = page.evaluate(
+        """(payloads) => {
+            const box = document.createElement('div');
+            box.id = 'render-box';
+            document.body.append(box);
+            for (const text of payloads) {
+                const node = document.createElement('div');
+                box.append(node);
+                Parley.renderMarkdown(node, text);
+            }
+            return new Promise(resolve => setTimeout(() => resolve({
+                pwned: window.__pwned === undefined ? null : window.__pwned,
+                hrefs: [...box.querySelectorAll('*')].flatMap(n => [...n.attributes])
+                    .filter(a => /href$/i.test(a.name)).map(a => a.value),
+                handlers: [...box.querySelectorAll('*')]
+                    .filter(n => [...n.attributes].some(a => /^on/i.test(a.name))).length,
+                banned: box.querySelectorAll('script, iframe, form, svg, math, style, object, embed').length,
+                codeText: box.querySelector('pre code') && box.querySelector('pre code').textContent,
+            }), 300));
+        }""",
+        NASTY,
+    )
+    assert result["pwned"] is None
+    assert result["handlers"] == 0 and result["banned"] == 0
+    assert sorted(result["hrefs"]) == ["https://example.com/fine", "mailto:someone@example.com"]
+    assert "<script>window.__pwned=12</script>" in result["codeText"]  # shown as code, as text
+    assert page.js_errors == []
+
+
+def _empty_conversation(user):
+    from chats.models import Conversation
+
+    return Conversation.objects.create(owner=user, title="Renderer")
