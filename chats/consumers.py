@@ -125,6 +125,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def _resume(self, frame: dict):
         after = frame.get("after", 0)
+        if isinstance(after, str) and after.isdigit():
+            after = int(after)  # an SSE-style "Last-Event-ID" kept as text
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise FrameError("invalid", '"after" must be a whole number ≥ 0.')
         generation = await sync_to_async(generation_get)(user=self.user, generation_id=frame.get("generation_id"))
