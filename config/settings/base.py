@@ -221,18 +221,20 @@ PARLEY_MAX_SYSTEM_PROMPT_CHARS = env.int("PARLEY_MAX_SYSTEM_PROMPT_CHARS", defau
 PARLEY_MAX_MESSAGE_CHARS = env.int("PARLEY_MAX_MESSAGE_CHARS", default=100_000)
 
 # Provider keys and base URLs from the environment; the registry reads these lazily.
+def _provider_env(slug: str, *, key_vars: tuple[str, ...]) -> dict:
+    api_key = next((env(name, default="") for name in key_vars if env(name, default="")), "")
+    return {"api_key": api_key, "base_url": env(f"{slug.upper()}_BASE_URL", default="")}
+
+
 PARLEY_PROVIDER_ENV = {
-    "openrouter": {"api_key": env("OPENROUTER_API_KEY", default=""), "base_url": env("OPENROUTER_BASE_URL", default="")},
-    "openai": {"api_key": env("OPENAI_API_KEY", default=""), "base_url": env("OPENAI_BASE_URL", default="")},
-    "anthropic": {"api_key": env("ANTHROPIC_API_KEY", default=""), "base_url": env("ANTHROPIC_BASE_URL", default="")},
-    "gemini": {
-        "api_key": env("GEMINI_API_KEY", default="") or env("GOOGLE_API_KEY", default=""),
-        "base_url": env("GEMINI_BASE_URL", default=""),
-    },
-    "xai": {"api_key": env("XAI_API_KEY", default=""), "base_url": env("XAI_BASE_URL", default="")},
-    "perplexity": {"api_key": env("PERPLEXITY_API_KEY", default=""), "base_url": env("PERPLEXITY_BASE_URL", default="")},
-    "deepseek": {"api_key": env("DEEPSEEK_API_KEY", default=""), "base_url": env("DEEPSEEK_BASE_URL", default="")},
-    "ollama": {"api_key": env("OLLAMA_API_KEY", default=""), "base_url": env("OLLAMA_BASE_URL", default="")},
+    "openrouter": _provider_env("openrouter", key_vars=("OPENROUTER_API_KEY",)),
+    "openai": _provider_env("openai", key_vars=("OPENAI_API_KEY",)),
+    "anthropic": _provider_env("anthropic", key_vars=("ANTHROPIC_API_KEY",)),
+    "gemini": _provider_env("gemini", key_vars=("GEMINI_API_KEY", "GOOGLE_API_KEY")),
+    "xai": _provider_env("xai", key_vars=("XAI_API_KEY",)),
+    "perplexity": _provider_env("perplexity", key_vars=("PERPLEXITY_API_KEY",)),
+    "deepseek": _provider_env("deepseek", key_vars=("DEEPSEEK_API_KEY",)),
+    "ollama": _provider_env("ollama", key_vars=("OLLAMA_API_KEY",)),
 }
 
 # Error reports hide Authorization headers and provider keys as well as Django's own secrets.
@@ -249,7 +251,11 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
