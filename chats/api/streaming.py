@@ -69,7 +69,8 @@ async def _authenticate(request):
     try:
         result = await db_call(BearerTokenAuthentication().authenticate, request)
     except exceptions.AuthenticationFailed as exc:
-        raise exceptions.NotAuthenticated(exc.detail)
+        exc.status_code = 401  # as DRF answers it (code "authentication_failed"), not its default 403
+        raise
     if result is not None:
         request.user = result[0]
         return result[0]
@@ -124,8 +125,8 @@ def _api_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
                 return _error(f'Method "{request.method}" not allowed.', "method_not_allowed", 405,
                               headers={"Allow": ", ".join(methods)})
             return await view(request, user, *args, **kwargs)
-        except exceptions.NotAuthenticated as exc:
-            return _error(str(exc.detail), "not_authenticated", 401, headers={"WWW-Authenticate": "Bearer"})
+        except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
+            return _error(str(exc.detail), exc.default_code, 401, headers={"WWW-Authenticate": "Bearer"})
         except (exceptions.APIException, ProviderError, Http404) as exc:
             return _error_for(exc)
 
