@@ -5,6 +5,7 @@ import pytest
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
+UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
@@ -71,3 +72,12 @@ def test_bad_request_handler_is_json_under_api(rf):
     assert bad_request(rf.post("/api/v1/compare/"), RequestDataTooBig()).status_code == 413
     response = bad_request(rf.get("/api/v1/health/"), SuspiciousOperation())
     assert response.status_code == 400 and json.loads(response.content)["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/conversations/", f"/api/v1/generations/{UUID}/stream/",
+                                  f"/api/v1/merges/{UUID}/stream/"])
+def test_a_bad_token_is_the_same_401_on_every_endpoint(path):
+    response = Client().get(path, HTTP_AUTHORIZATION="Bearer pk_not-a-real-token")
+    assert response.status_code == 401
+    assert json.loads(response.content)["code"] == "authentication_failed"
+    assert response["WWW-Authenticate"].startswith("Bearer")
