@@ -213,6 +213,8 @@ PARLEY_PROVIDER_IDLE_TIMEOUT = env.float("PARLEY_PROVIDER_IDLE_TIMEOUT", default
 PARLEY_PROVIDER_MAX_RETRIES = env.int("PARLEY_PROVIDER_MAX_RETRIES", default=3)
 PARLEY_PROVIDER_RETRY_BACKOFF = env.float("PARLEY_PROVIDER_RETRY_BACKOFF", default=0.5)
 PARLEY_PROVIDER_RETRY_WAIT_CAP = env.float("PARLEY_PROVIDER_RETRY_WAIT_CAP", default=4.0)
+# Every streaming reply holds one upstream connection: the pool must fit the concurrent replies of a process.
+PARLEY_PROVIDER_MAX_CONNECTIONS = env.int("PARLEY_PROVIDER_MAX_CONNECTIONS", default=1000)
 APP_URL = env("APP_URL", default="http://127.0.0.1:8000")
 APP_TITLE = env("APP_TITLE", default="Parley")
 DEEPGRAM_API_KEY = env("DEEPGRAM_API_KEY", default="")

@@ -12,3 +12,17 @@ def test_every_setting_read_from_the_environment_is_listed():
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE))
     assert read, "no settings found"
     assert sorted(read - listed) == []
+
+
+def test_nothing_listed_is_ignored(settings):
+    sources = "".join(path.read_text() for path in (ROOT / "config" / "settings").glob("*.py"))
+    sources += "".join(path.read_text() for path in (ROOT / "tests").glob("**/conftest.py"))
+    read = set(re.findall(r"""["']([A-Z][A-Z0-9_]+)["']""", sources))
+    read |= {f"{slug.upper()}_BASE_URL" for slug in settings.PARLEY_PROVIDER_ENV}
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE))
+    assert sorted(listed - read) == []
+
+
+def test_each_variable_is_listed_once():
+    names = re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE)
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
