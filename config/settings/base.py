@@ -264,5 +264,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # uvicorn installs handlers of its own before Django starts; route its error and access logs through
+        # ours so tracebacks and request lines are redacted too (Celery's already reach root).
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
     },
 }

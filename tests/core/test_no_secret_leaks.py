@@ -190,3 +190,26 @@ def test_celery_workers_keep_the_redacting_log_handlers():
     from config.celery_app import app
 
     assert app.conf.worker_hijack_root_logger is False
+
+
+def test_uvicorn_logs_pass_the_redaction_filter(settings):
+    """As under `make run`: uvicorn configures its loggers first, then Django starts and configures its own."""
+    import logging.config
+
+    from django.utils.log import configure_logging
+    from uvicorn.config import LOGGING_CONFIG
+
+    logging.config.dictConfig(LOGGING_CONFIG)
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger, handlers = logging.getLogger(name), []
+        while logger is not None:
+            handlers += logger.handlers
+            logger = logger.parent if logger.propagate else None
+        assert handlers, name
+        record = logging.LogRecord(name, logging.ERROR, __file__, 1, "Exception with %s",
+                                   ("Authorization: Bearer pk_zzzzzzzzzzzzzzzzzzzz",), None)
+        for handler in handlers:
+            assert any(isinstance(f, SecretRedactionFilter) for f in handler.filters), (name, handler)
+            handler.filter(record)
+        assert "pk_zzzz" not in record.getMessage()
