@@ -22,10 +22,12 @@ run: install
 		--host 127.0.0.1 --port $(PORT) --lifespan on --timeout-graceful-shutdown 10
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).
+# PARLEY_CHROMIUM names another binary; apt-get runs through sudo when make is not root.
 browser:
-	@test -x /usr/bin/chromium || { \
+	@test -x "$${PARLEY_CHROMIUM:-/usr/bin/chromium}" || { \
 		echo "Installing Debian's chromium for the browser tests..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -22,7 +22,7 @@ def browser():
     # One Chromium per module, not per session: Playwright's sync API keeps an event loop running in this
     # thread while it lives, which must be gone before tests of other packages (some async) run.
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (see DEVELOPERS.md)")
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs it")
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
