@@ -295,8 +295,8 @@ class Persister:
             if final_run is not None:
                 end = (*final_run.text_snapshot(), final_state, final_run.lock_key, final_run.conversation_id)
             try:
-                await run_db(_write_slices, [(run.generation_id, events) for run, events in slices.items() if events],
-                             texts, end)
+                gone = await run_db(_write_slices, [(run.generation_id, events) for run, events in slices.items()
+                                                    if events], texts, end)
             except Exception:
                 # Put the events back in front so the next slice retries them in order.
                 for run, events in slices.items():
@@ -307,6 +307,10 @@ class Persister:
                 self.last_text_write = time.monotonic()
             for run, text in zip(text_runs, texts, strict=True):
                 run.text_seq = text[2]
+            for run in slices:
+                if run.generation_id in gone:
+                    # Its conversation was deleted: stop paying for a reply nobody can keep.
+                    run.stop("cancelled")
             await fan_out([(run.generation_id, events) for run, events in slices.items()
                            if events and (run.fan_out or run is final_run)])
 
@@ -333,12 +337,13 @@ def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
     return persister
 
 
-def _write_slices(slices, texts, end) -> None:
+def _write_slices(slices, texts, end) -> set[str]:
     """`_write_slices_once`; a generation deleted meanwhile (its conversation was deleted while it streamed) fails
     the slice insert: its events have nowhere to go, so they are dropped and the others written, instead of the
-    whole batch being retried, and failing, in every later slice of this process."""
+    whole batch being retried, and failing, in every later slice of this process. Returns the deleted ids."""
     try:
         _write_slices_once(slices, texts, end)
+        return set()
     except IntegrityError:
         from chats.models import Generation
 
@@ -350,6 +355,7 @@ def _write_slices(slices, texts, end) -> None:
         _write_slices_once([(gid, events) for gid, events in slices if str(gid) in alive],
                            [text for text in texts if str(text[0]) in alive],
                            end if end is not None and str(end[0]) in alive else None)
+        return ids - alive
 
 
 def _write_slices_once(slices, texts, end) -> None:

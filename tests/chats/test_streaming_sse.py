@@ -358,3 +358,23 @@ async def test_silence_is_filled_with_pings(live_asgi, fake_provider, alice, set
             raw = (await response.aread()).decode()
     assert ": ping\n\n" in raw
     assert "event: done" in raw
+
+
+async def test_deleting_the_conversation_mid_reply_stops_it_and_nothing_wedges(live_asgi, fake_provider, alice):
+    doomed = await sync_to_async(new_conversation)(alice, model="openai/story-500-20")
+    other = await sync_to_async(new_conversation)(alice, model="openai/story-30-10")
+    async with client_for(live_asgi, alice) as client:
+        async with client.stream("GET", f"/api/v1/conversations/{doomed.pk}/stream/") as response:
+            await read_events(response, stop_after=3)
+            assert (await client.delete(f"/api/v1/conversations/{doomed.pk}/")).status_code == 204
+            rest = await read_events(response)
+        async with client.stream("GET", f"/api/v1/conversations/{other.pk}/stream/") as response:
+            events = await read_events(response)
+    assert rest[-1]["type"] == "done" and rest[-1]["status"] == "cancelled"
+    assert events[-1]["status"] == "complete" and text_of(events) == story_text(30)
+    for _ in range(100):
+        doomed_call = next(r for r in fake_provider.requests() if r["json"]["model"] == "story-500-20")
+        if doomed_call["disconnected"]:
+            break
+        await asyncio.sleep(0.02)
+    assert doomed_call["disconnected"], "the upstream call of the deleted conversation was not closed"
