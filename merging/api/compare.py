@@ -2,10 +2,6 @@
 
 An async view (like the other streaming endpoints), so waiting on N models holds no thread.
 """
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +11,7 @@ from rest_framework.views import APIView
 from chats.api.streaming import _api_view, _documented_by, _json_body
 from core.openapi import error_responses
 from merging.api.serializers import CompareRequestSerializer, CompareResponseSerializer
+from merging.api.sse import event_stream_response
 from merging.compare import (
     compare_collect,
     compare_events,
@@ -22,8 +19,6 @@ from merging.compare import (
     compare_selection,
     compare_start,
 )
-
-PING_SECONDS = 15.0
 
 COMPARE_DESCRIPTION = """Asks every model the same `prompt` at once; the wall time is the slowest model's, and one
 model failing never delays or breaks the others. Stored as ONE user message with one sibling assistant answer per
@@ -45,35 +40,6 @@ points: to resume, follow each unfinished model's generation with
 `GET /api/v1/generations/{generation_id}/stream/?after=<last seq seen for it>`. The stream ends after every model's
 `done`. Headers `X-Conversation-ID`, `X-User-Message-ID` and `X-Compare-Group-ID` name what was stored; the
 WebSocket `ws/compare/` follows the same group again."""
-
-
-async def numbered_frames(events: AsyncIterator[dict], ping_seconds: float = PING_SECONDS) -> AsyncIterator[bytes]:
-    """SSE frames with their own increasing ids (events keep their generation's `seq`); `: ping` on silence."""
-    from merging.api.views import sse_frame
-
-    iterator = aiter(events)
-    pending, frame_id = None, 0
-    try:
-        while True:
-            pending = pending or asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=ping_seconds)
-            if not done:
-                yield b": ping\n\n"
-                continue
-            finished, pending = pending, None
-            try:
-                event = finished.result()
-            except StopAsyncIteration:
-                return
-            frame_id += 1
-            yield sse_frame(frame_id, event)
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-        with contextlib.suppress(Exception):
-            await iterator.aclose()
 
 
 def compare_request_validate(data: dict, user) -> dict:
@@ -107,13 +73,9 @@ async def compare_view(request, user):
     ids = {"conversation_id": str(run.conversation.id), "user_message_id": str(run.user_message.id),
            "group_id": str(run.group_id)}
     if data["stream"]:
-        from merging.api.views import event_stream_response
-
-        response = event_stream_response(numbered_frames(compare_events(run)))
-        response["X-Conversation-ID"] = ids["conversation_id"]
-        response["X-User-Message-ID"] = ids["user_message_id"]
-        response["X-Compare-Group-ID"] = ids["group_id"]
-        return response
+        return event_stream_response(compare_events(run), headers={
+            "X-Conversation-ID": ids["conversation_id"], "X-User-Message-ID": ids["user_message_id"],
+            "X-Compare-Group-ID": ids["group_id"]})
     responses = await compare_collect(run)
     selected = await compare_selection(run)
     return JsonResponse({**ids, "selected_message_id": selected, "responses": responses})

@@ -1,9 +1,4 @@
 """Merge jobs, their live streams, and choosing among compare siblings over REST; views only call services."""
-import json
-import time
-from collections.abc import AsyncIterator
-
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,9 +15,8 @@ from merging.api.serializers import (
     MergeJobDetailSerializer,
     MergeJobSerializer,
 )
+from merging.api.sse import event_stream_response
 from merging.streams import merge_job_events
-
-PING_SECONDS = 15.0
 
 MERGE_STREAM_DESCRIPTION = """Server-sent events of a merge job. First its current state (a `status` event, and the
 merge model's text so far as one `content` event), then live events until it ends:
@@ -36,30 +30,6 @@ merge model's text so far as one `content` event), then live events until it end
 A subscriber that arrives late, even after the end, still gets the final `status` and `merge_complete`.
 `id:` numbers the frames of this response; a reconnecting client just opens the stream again (it starts from
 the current state, so `Last-Event-ID` is not needed)."""
-
-
-def sse_frame(event_id: int, event: dict) -> bytes:
-    return f"id: {event_id}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-
-
-async def sse_merge_frames(job_id) -> AsyncIterator[bytes]:
-    event_id, last_write = 0, time.monotonic()
-    async for event in merge_job_events(job_id):
-        if event is None:
-            if time.monotonic() - last_write >= PING_SECONDS:
-                last_write = time.monotonic()
-                yield b": ping\n\n"
-            continue
-        event_id += 1
-        last_write = time.monotonic()
-        yield sse_frame(event_id, event)
-
-
-def event_stream_response(frames: AsyncIterator[bytes]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(frames, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
 
 
 _JOB_ID = id_parameter("job_id", description="The merge job's UUID.")
@@ -131,7 +101,7 @@ class MergeStreamView(APIView):
     )
     def get(self, request, job_id):
         job = selectors.merge_job_get(owner=request.user, job_id=job_id)
-        return event_stream_response(sse_merge_frames(job.id))
+        return event_stream_response(merge_job_events(job.id))
 
 
 class MessageSelectView(APIView):
