@@ -1,5 +1,4 @@
 """Fixtures for compare and merge tests: conversations with history, sibling answers, job polling."""
-import json
 import time
 
 import pytest
@@ -64,23 +63,6 @@ def wait_for_job(job_id, *, timeout: float = 30.0):
 def in_process_tasks(settings):
     """Tasks on a thread in this process even when a broker is configured (the deployed CI run)."""
     settings.CELERY_BROKER_URL = ""
-
-
-def parse_sse(text: str) -> list[dict]:
-    """Events of an SSE body, each with its frame's `id` and `event` as `_id` and `_event`."""
-    events = []
-    for frame in text.replace("\r\n", "\n").split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in frame.split("\n"):
-            if not line or line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
-        if "data" in fields:
-            event = json.loads(fields["data"])
-            event["_id"], event["_event"] = fields.get("id"), fields.get("event")
-            events.append(event)
-    return events
 
 
 @pytest.fixture

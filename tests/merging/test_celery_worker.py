@@ -12,9 +12,10 @@ import pytest
 
 from chats.models import Conversation
 from merging.models import MergeHistory, MergeJob
+from tests.chats.streaming_client import parse_sse
 from tests.fixtures.fake_provider import fake_provider_env
 from tests.fixtures.live_server import ROOT, subprocess_database_url
-from tests.merging.conftest import parse_sse, wait_for_job
+from tests.merging.conftest import wait_for_job
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fake_provider")]
 

@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from chats.models import Conversation, Message
-from tests.merging.conftest import parse_sse
+from tests.chats.streaming_client import parse_sse
 
 pytestmark = pytest.mark.usefixtures("fake_provider")
 

@@ -7,7 +7,8 @@ import pytest
 import websockets
 
 from merging.models import MergeJob
-from tests.merging.conftest import parse_sse, wait_for_job
+from tests.chats.streaming_client import parse_sse
+from tests.merging.conftest import wait_for_job
 
 pytestmark = pytest.mark.usefixtures("fake_provider", "in_process_tasks")
 
