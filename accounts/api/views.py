@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.api.serializers import ApiTokenCreatedSerializer, ApiTokenCreateSerializer, ApiTokenSerializer
 from core.openapi import error_responses, id_parameter
-from core.pagination import PageNumberPagination
+from core.pagination import PageNumberPagination, paginated_response
 
 
 class ApiTokenListView(APIView):
@@ -20,9 +20,7 @@ class ApiTokenListView(APIView):
         responses={200: ApiTokenSerializer(many=True), **error_responses()},
     )
     def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.api_token_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(ApiTokenSerializer(page, many=True).data)
+        return paginated_response(self, selectors.api_token_list(user=request.user), ApiTokenSerializer)
 
     @extend_schema(
         operation_id="tokens_create",

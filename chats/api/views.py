@@ -14,14 +14,7 @@ from chats.api.serializers import (
     PresetWriteSerializer,
 )
 from core.openapi import error_responses, id_parameter
-from core.pagination import PageNumberPagination
-
-
-def _paginated(view: APIView, queryset, serializer_class):
-    paginator = PageNumberPagination()
-    page = paginator.paginate_queryset(queryset, view.request, view=view)
-    data = serializer_class(page, many=True, context={"request": view.request}).data
-    return paginator.get_paginated_response(data)
+from core.pagination import PageNumberPagination, paginated_response
 
 
 def _valid(serializer_class, request, **kwargs) -> dict:
@@ -47,7 +40,7 @@ class ConversationListView(APIView):
     )
     def get(self, request):
         conversations = selectors.conversation_list(user=request.user, q=request.query_params.get("q", ""))
-        return _paginated(self, conversations, ConversationSerializer)
+        return paginated_response(self, conversations, ConversationSerializer)
 
     @extend_schema(
         operation_id="conversations_create",
@@ -120,7 +113,7 @@ class MessageListView(APIView):
     )
     def get(self, request, conversation_id):
         conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
-        return _paginated(self, selectors.message_list(conversation=conversation), MessageSerializer)
+        return paginated_response(self, selectors.message_list(conversation=conversation), MessageSerializer)
 
     @extend_schema(
         operation_id="messages_create",
@@ -168,7 +161,7 @@ class PresetListView(APIView):
         responses={200: PresetSerializer(many=True), **error_responses()},
     )
     def get(self, request):
-        return _paginated(self, selectors.preset_list(user=request.user), PresetSerializer)
+        return paginated_response(self, selectors.preset_list(user=request.user), PresetSerializer)
 
     @extend_schema(
         operation_id="presets_create",

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from chats.api.serializers import MessageSerializer
 from core.openapi import error_responses, id_parameter
-from core.pagination import PageNumberPagination
+from core.pagination import PageNumberPagination, paginated_response
 from merging import selectors, services
 from merging.api.serializers import (
     MergeAcceptedSerializer,
@@ -45,9 +45,7 @@ class MergeListView(APIView):
         responses={200: MergeJobSerializer(many=True), **error_responses()},
     )
     def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.merge_job_list(owner=request.user), request, view=self)
-        return paginator.get_paginated_response(MergeJobSerializer(page, many=True).data)
+        return paginated_response(self, selectors.merge_job_list(owner=request.user), MergeJobSerializer)
 
     @extend_schema(
         operation_id="merges_create",

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.openapi import error_responses, id_parameter
-from core.pagination import PageNumberPagination
+from core.pagination import PageNumberPagination, paginated_response
 from core.serializers import StrictFieldsMixin
 from providers import selectors, services
 from providers.models import ProviderKey
@@ -68,9 +68,7 @@ class ProviderKeyListView(APIView):
         responses={200: ProviderKeySerializer(many=True), **error_responses()},
     )
     def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.provider_key_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(ProviderKeySerializer(page, many=True).data)
+        return paginated_response(self, selectors.provider_key_list(user=request.user), ProviderKeySerializer)
 
     @extend_schema(
         operation_id="keys_create",
