@@ -1,9 +1,9 @@
-"""Reads of merge jobs and their provenance, always scoped to their owner."""
+"""Reads of merge jobs, always scoped to their owner."""
 import re
 
 from django.http import Http404
 
-from merging.models import MergeHistory, MergeJob
+from merging.models import MergeJob
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
@@ -23,7 +23,3 @@ def merge_job_get(*, owner, job_id) -> MergeJob:
     if job is None:
         raise Http404("Merge job not found.")
     return job
-
-
-def merge_job_provenance(*, job: MergeJob):
-    return MergeHistory.objects.filter(job=job).select_related("source_conversation", "source_message")
