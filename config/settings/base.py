@@ -242,6 +242,7 @@ PARLEY_PROVIDER_ENV = {
 # Error reports hide Authorization headers and provider keys as well as Django's own secrets.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.SecretSafeExceptionReporterFilter"
 
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -259,14 +260,14 @@ LOGGING = {
             "filters": ["request_id", "redact_secrets"],
         },
     },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         # uvicorn installs handlers of its own before Django starts; route its error and access logs through
         # ours so tracebacks and request lines are redacted too (Celery's already reach root).
-        "uvicorn": {"handlers": ["console"], "propagate": False},
-        "uvicorn.access": {"handlers": ["console"], "propagate": False},
+        "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
