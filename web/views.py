@@ -3,12 +3,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import ApiToken
+from accounts.selectors import api_token_list
 from accounts.services import api_token_create, api_token_revoke, user_sign_up
-from chats.models import Conversation, Preset
+from chats.selectors import conversation_get, conversation_list, preset_list
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from web.forms import ApiTokenForm, SignUpForm
@@ -27,7 +27,7 @@ def _ui_config(request) -> dict:
         "max_message_chars": settings.PARLEY_MAX_MESSAGE_CHARS,
         "presets": [
             {"id": p.id, "name": p.name, "model": p.model, "system_prompt": p.system_prompt, "params": p.params or {}}
-            for p in Preset.objects.filter(owner=request.user)
+            for p in preset_list(user=request.user)
         ],
     }
 
@@ -63,7 +63,7 @@ def home(request):
         {
             "ui_config": _ui_config(request),
             "provider_configured": provider_configured(user=request.user),
-            "presets": Preset.objects.filter(owner=request.user),
+            "presets": preset_list(user=request.user),
         },
     )
 
@@ -71,7 +71,7 @@ def home(request):
 @content_security_policy
 @login_required
 def conversation(request, conversation_id):
-    conv = get_object_or_404(Conversation, pk=conversation_id, owner=request.user)
+    conv = conversation_get(user=request.user, conversation_id=conversation_id)
     data = conversation_page_data(conversation=conv)
     return render(
         request,
@@ -82,7 +82,7 @@ def conversation(request, conversation_id):
             "ui_config": _ui_config(request),
             "active_id": str(conv.id),
             "provider_configured": provider_configured(user=request.user),
-            "presets": Preset.objects.filter(owner=request.user),
+            "presets": preset_list(user=request.user),
         },
     )
 
@@ -104,7 +104,7 @@ def compare(request):
 @content_security_policy
 @login_required
 def merge(request):
-    conversations = Conversation.objects.filter(owner=request.user).order_by("-updated_at")[:200]
+    conversations = conversation_list(user=request.user)[:200]
     jobs = merge_job_list(owner=request.user).select_related("result_conversation")[:10]
     return render(
         request,
@@ -122,7 +122,7 @@ def presets(request):
         {
             "ui_config": _ui_config(request),
             "section": "presets",
-            "presets": Preset.objects.filter(owner=request.user),
+            "presets": preset_list(user=request.user),
         },
     )
 
@@ -160,7 +160,7 @@ def tokens(request):
             "section": "tokens",
             "form": form,
             "new_token": new_token,
-            "tokens": ApiToken.objects.filter(user=request.user),
+            "tokens": api_token_list(user=request.user),
         },
     )
     if new_token:
