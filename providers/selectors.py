@@ -1,5 +1,9 @@
 """Reads over stored provider keys and custom endpoints; which providers a user can reach."""
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from providers.models import CustomEndpoint, ProviderKey
 
@@ -70,6 +74,18 @@ def catalog_fetches(*, providers) -> dict:
     from providers.models import CatalogFetch
 
     return {fetch.provider: fetch for fetch in CatalogFetch.objects.filter(provider__in=list(providers))}
+
+
+def catalog_stale(*, providers, fetches: dict) -> list[str]:
+    """The providers whose list was last fetched (or tried) longer than MODEL_CATALOG_TTL ago, or never."""
+    oldest = timezone.now() - timedelta(seconds=settings.MODEL_CATALOG_TTL)
+    stale = []
+    for slug in providers:
+        fetch = fetches.get(slug)
+        last = fetch and (fetch.attempted_at or fetch.fetched_at)
+        if not last or last < oldest:
+            stale.append(slug)
+    return stale
 
 
 def custom_endpoint_get(*, user, endpoint_id) -> CustomEndpoint | None:

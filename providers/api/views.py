@@ -2,7 +2,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -117,7 +116,7 @@ class ModelCatalogView(APIView):
             usable = [provider]
         fetches = selectors.catalog_fetches(providers=usable)
         refresh = request.query_params.get("refresh") in ("1", "true", "yes")
-        stale = _stale(usable, fetches)
+        stale = selectors.catalog_stale(providers=usable, fetches=fetches)
         cached = True
         if refresh or (stale and not settings.CELERY_BROKER_URL):
             services.catalog_refresh(user_id=request.user.pk, providers=stale if not refresh else usable)
@@ -132,18 +131,6 @@ class ModelCatalogView(APIView):
         times = [f.fetched_at for f in fetches.values() if f.fetched_at is not None]
         return Response({"models": [_entry(row) for row in rows], "cached": cached,
                          "fetched_at": min(times).isoformat() if times else None})
-
-
-def _stale(slugs, fetches) -> list[str]:
-    ttl = timezone.timedelta(seconds=settings.MODEL_CATALOG_TTL)
-    now = timezone.now()
-    stale = []
-    for slug in slugs:
-        fetch = fetches.get(slug)
-        last = fetch and (fetch.attempted_at or fetch.fetched_at)
-        if not last or now - last > ttl:
-            stale.append(slug)
-    return stale
 
 
 # --- /endpoints/ ----------------------------------------------------------------------------------
