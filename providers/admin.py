@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from providers.models import CatalogFetch, CatalogModel, CustomEndpoint, ProviderKey
 from providers.selectors import BUILTIN_PROVIDERS
+from providers.services import custom_endpoint_url_check
 
 
 class _SecretForm(forms.ModelForm):
@@ -70,6 +71,11 @@ class CustomEndpointForm(_SecretForm):
         model = CustomEndpoint
         fields = ["slug", "name", "base_url", "owner"]
         help_texts = {"owner": "Empty: shared with every user."}
+
+    def clean_base_url(self):
+        base_url = self.cleaned_data["base_url"]
+        custom_endpoint_url_check(base_url)
+        return base_url
 
 
 @admin.register(CustomEndpoint)

@@ -44,6 +44,21 @@ def provider_key_validate(*, key: ProviderKey) -> tuple[bool, str]:
     return valid, detail
 
 
+def custom_endpoint_url_check(base_url: str) -> None:
+    """A base URL is shown to users and written to logs: a key belongs in `api_key`, not in the URL.
+
+    (A query or fragment would also end up in front of the paths appended to it.)
+    """
+    from urllib.parse import urlsplit
+
+    from django.core.exceptions import ValidationError
+
+    parts = urlsplit(base_url)
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValidationError("A base URL carries no user, password, query or fragment; give the key as api_key.",
+                              code="credentials_in_url")
+
+
 @transaction.atomic
 def custom_endpoint_create(*, owner, slug: str, name: str, base_url: str, api_key: str = ""):
     """A custom OpenAI-compatible endpoint; `owner` None makes it shared (admins only, checked by the caller).
@@ -68,6 +83,10 @@ def custom_endpoint_create(*, owner, slug: str, name: str, base_url: str, api_ke
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"base_url": ValidationError("Enter an http(s) URL.", code="invalid_url")})
+    try:
+        custom_endpoint_url_check(base_url)
+    except ValidationError as exc:
+        raise ValidationError({"base_url": exc}) from None
     if owner is not None:
         try:
             check_host_allowed(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))

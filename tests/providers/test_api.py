@@ -229,3 +229,21 @@ def test_catalog_admin_is_read_only(client, make_user, fake_provider):
     assert page.status_code == 200 and b"openai/gpt-4o" in page.content
     assert client.get("/admin/providers/catalogmodel/add/").status_code == 403
     assert client.get("/admin/providers/catalogfetch/").status_code == 200
+
+
+def test_endpoint_base_url_carrying_a_secret_is_refused(admin_api):
+    for url in ("https://user:sk-live-0123456789abcdef@example.com/v1", "https://example.com/v1?key=sk-0123456789",
+                "https://token@example.com/v1", "https://example.com/v1#sk-0123456789"):
+        answer = admin_api.post("/api/v1/endpoints/", {"slug": "lab", "base_url": url, "shared": True}, format="json")
+        assert answer.status_code == 400, url
+        assert answer.json()["code"] == "credentials_in_url"
+        assert "0123456789" not in answer.content.decode()
+    assert not CustomEndpoint.objects.exists()
+
+
+def test_admin_form_refuses_an_endpoint_url_with_credentials():
+    from providers.admin import CustomEndpointForm
+
+    form = CustomEndpointForm(data={"slug": "lab", "name": "Lab", "base_url": "https://u:p4ssw0rd@example.com/v1"})
+    assert not form.is_valid()
+    assert "base_url" in form.errors
