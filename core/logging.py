@@ -24,6 +24,8 @@ _SECRET_PATTERNS = [
     (re.compile(r"\b(?:sk|pk|xai|pplx|gsk)[-_][A-Za-z0-9_-]{16,}"), "[redacted]"),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"), "[redacted]"),
     (re.compile(r"\bgAAAAA[0-9A-Za-z_=-]{20,}"), "[redacted]"),  # Fernet ciphertext
+    # A password in a URL's user part (DATABASE_URL, REDIS_URL, an endpoint written with one).
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@"), r"\1[redacted]@"),
 ]
 
 

@@ -144,6 +144,8 @@ def test_redaction_filter_is_installed_and_scrubs_credentials():
         "GET https://g.example/v1beta/models/x:streamGenerateContent?alt=sse&key=AIzaSyA1234567890abcdefgh": "AIzaSy",
         "headers={'x-api-key': 'sk-ant-api03-0123456789abcdef'}": "0123456789abcdef",
         "token gAAAAABl0123456789abcdefghijklmnopqrstuvwxyz": "gAAAAABl0123",
+        "Error connecting to redis://:s3cretRedisPass@10.0.0.7:6379/0": "s3cretRedisPass",
+        "could not connect: postgres://parley:pg-Pa55word@db:5432/parley": "pg-Pa55word",
     }
     for text, secret_part in samples.items():
         assert secret_part not in redact_secrets(text)
