@@ -1,7 +1,7 @@
 """Streaming endpoints: replies and generations over SSE (async views), and a generation's state and cancel.
 
 The SSE views are plain async Django views, so a stream holds no thread; each authenticates like the API and is
-documented in OpenAPI by a DRF view class that only carries its schema (see `_documented_by`).
+documented in OpenAPI by a DRF view class that only carries its schema (see `documented_by`).
 """
 import asyncio
 import contextlib
@@ -86,7 +86,7 @@ async def _authenticate(request):
     return user
 
 
-def _json_body(request) -> dict:
+def json_body(request) -> dict:
     try:
         raw = request.body
     except RequestDataTooBig:
@@ -111,11 +111,11 @@ def _after(value) -> int:
     return after
 
 
-def _api_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
+def streaming_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
     """An async view that authenticates first and answers every error before the stream as JSON; other methods
     than `methods` are 405 (after authentication, as DRF does), so a GET never cancels or starts anything."""
     if view is None:
-        return lambda view: _api_view(view, methods=methods)
+        return lambda view: streaming_view(view, methods=methods)
 
     @csrf_exempt
     async def wrapped(request, *args, **kwargs):
@@ -134,7 +134,7 @@ def _api_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
     return wrapped
 
 
-def _documented_by(schema_view: type[APIView]):
+def documented_by(schema_view: type[APIView]):
     """Let drf-spectacular describe an async view through a DRF view class that carries only its schema."""
 
     def attach(view):
@@ -174,8 +174,8 @@ class ConversationStreamSchema(APIView):
         raise NotImplementedError
 
 
-@_documented_by(ConversationStreamSchema)
-@_api_view
+@documented_by(ConversationStreamSchema)
+@streaming_view
 async def conversation_stream(request, user, conversation_id):
     last_event_id = request.headers.get("Last-Event-ID")
     if last_event_id:
@@ -215,10 +215,10 @@ def _validated(serializer_class, data, user) -> dict:
     return serializer.validated_data
 
 
-@_documented_by(CompletionsSchema)
-@_api_view(methods=("POST",))
+@documented_by(CompletionsSchema)
+@streaming_view(methods=("POST",))
 async def conversation_completions(request, user, conversation_id):
-    body = _json_body(request)
+    body = json_body(request)
     loop = asyncio.get_running_loop()
     note_server_loop(loop)
     generation = await db_call(_store_and_reply, loop, user, conversation_id, body)
@@ -256,8 +256,8 @@ class GenerationStreamSchema(APIView):
         raise NotImplementedError
 
 
-@_documented_by(GenerationStreamSchema)
-@_api_view
+@documented_by(GenerationStreamSchema)
+@streaming_view
 async def generation_stream(request, user, generation_id):
     generation = await db_call(generation_get, user=user, generation_id=generation_id)
     after = _after(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
@@ -278,8 +278,8 @@ def _generation_data(*, user, generation_id) -> dict:
     return GenerationSerializer(generation_get(user=user, generation_id=generation_id)).data
 
 
-@_documented_by(GenerationCancelSchema)
-@_api_view(methods=("POST",))
+@documented_by(GenerationCancelSchema)
+@streaming_view(methods=("POST",))
 async def generation_cancel_view(request, user, generation_id):
     generation = await db_call(generation_cancel, user=user, generation_id=generation_id)
     await agenerations_wait_finished(generation.pk)
@@ -319,10 +319,10 @@ async def _stateless_events(route, chat_request):
             yield batch
 
 
-@_documented_by(StatelessChatSchema)
-@_api_view(methods=("POST",))
+@documented_by(StatelessChatSchema)
+@streaming_view(methods=("POST",))
 async def chat_stream(request, user):
-    data = await db_call(_validated, StatelessChatSerializer, _json_body(request), user)
+    data = await db_call(_validated, StatelessChatSerializer, json_body(request), user)
     route, chat_request = await db_call(_stateless_request, data, user)
     # No X-Generation-ID: nothing is stored, so there is no generation to follow or cancel.
     return sse_response(batches=_stateless_events(route, chat_request))

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
-from chats.api.streaming import _api_view, _documented_by, _json_body
+from chats.api.streaming import documented_by, json_body, streaming_view
 from core.openapi import error_responses
 from merging.api.serializers import CompareRequestSerializer, CompareResponseSerializer
 from merging.api.sse import event_stream_response
@@ -64,10 +64,10 @@ class CompareSchema(APIView):
         raise NotImplementedError
 
 
-@_documented_by(CompareSchema)
-@_api_view(methods=("POST",))
+@documented_by(CompareSchema)
+@streaming_view(methods=("POST",))
 async def compare_view(request, user):
-    data = await sync_to_async(compare_request_validate)(_json_body(request), user)
+    data = await sync_to_async(compare_request_validate)(json_body(request), user)
     run = await compare_start(user=user, prompt=data["prompt"], models=data["models"],
                               conversation_id=data.get("conversation_id"))
     ids = {"conversation_id": str(run.conversation.id), "user_message_id": str(run.user_message.id),
