@@ -62,7 +62,7 @@ def replay_metadata(message: ChatMessage) -> dict:
     return {**nested, **metadata} if isinstance(nested, dict) else metadata
 
 
-class StreamTranslator:
+class StreamTranslator(ABC):
     """Turns one provider's decoded SSE events into StreamEvents; one instance per stream.
 
     `feed` returns the events for one SSE event and raises a ProviderError for an error inside the
@@ -70,8 +70,9 @@ class StreamTranslator:
     at end of input and returns what a protocol that ends with the connection (none here) still owes.
     """
 
+    @abstractmethod
     def feed(self, sse) -> list[StreamEvent]:
-        raise NotImplementedError
+        """The StreamEvents for one decoded SSE event."""
 
     def close(self) -> list[StreamEvent]:
         return []
@@ -80,14 +81,17 @@ class StreamTranslator:
 class HttpAdapter(ProviderAdapter):
     """An adapter over HTTP + SSE: subclasses build the call, translate the stream and read errors."""
 
+    @abstractmethod
     def build_call(self, route: Route, request: ChatRequest):
-        raise NotImplementedError
+        """The HTTP call (method, URL, headers, JSON body) for this request."""
 
+    @abstractmethod
     def translator(self, route: Route) -> StreamTranslator:
-        raise NotImplementedError
+        """A fresh translator for one stream."""
 
+    @abstractmethod
     def error_from_response(self, route: Route, status: int, body: bytes, headers) -> Exception:
-        raise NotImplementedError
+        """The ProviderError for an HTTP error answer, in this provider's shape."""
 
     def whole_response(self, route: Route, body: bytes) -> list[StreamEvent]:
         """A 200 answer that is one JSON document instead of a stream (a server ignoring `stream`, or an

@@ -171,7 +171,7 @@ class ConversationStreamSchema(APIView):
         responses={(200, "text/event-stream"): SSE, **ERRORS},
     )
     def get(self, request, conversation_id):  # pragma: no cover - schema only
-        raise NotImplementedError
+        """Documentation only: the async view routed for this path serves it."""
 
 
 @documented_by(ConversationStreamSchema)
@@ -206,7 +206,7 @@ class CompletionsSchema(APIView):
         request=CompletionRequestSerializer, responses={(200, "text/event-stream"): SSE, **ERRORS},
     )
     def post(self, request, conversation_id):  # pragma: no cover - schema only
-        raise NotImplementedError
+        """Documentation only: the async view routed for this path serves it."""
 
 
 def _validated(serializer_class, data, user) -> dict:
@@ -253,7 +253,7 @@ class GenerationStreamSchema(APIView):
         responses={(200, "text/event-stream"): SSE, 400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request, generation_id):  # pragma: no cover - schema only
-        raise NotImplementedError
+        """Documentation only: the async view routed for this path serves it."""
 
 
 @documented_by(GenerationStreamSchema)
@@ -271,7 +271,7 @@ class GenerationCancelSchema(APIView):
         responses={200: GenerationSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
     )
     def post(self, request, generation_id):  # pragma: no cover - schema only
-        raise NotImplementedError
+        """Documentation only: the async view routed for this path serves it."""
 
 
 def _generation_data(*, user, generation_id) -> dict:
@@ -296,7 +296,7 @@ class StatelessChatSchema(APIView):
         request=StatelessChatSerializer, responses={(200, "text/event-stream"): SSE, **ERRORS},
     )
     def post(self, request):  # pragma: no cover - schema only
-        raise NotImplementedError
+        """Documentation only: the async view routed for this path serves it."""
 
 
 def _stateless_request(data: dict, user):
