@@ -45,6 +45,35 @@ def _message(message) -> dict | None:
     return {"role": "assistant", "content": blocks}
 
 
+def tool_choice(choice, parallel: bool | None) -> dict | None:
+    """OpenAI's tool_choice ("auto" | "none" | "required" | {"type": "function", ...}) in Anthropic's form."""
+    if isinstance(choice, dict):
+        out = {"type": "tool", "name": (choice.get("function") or {}).get("name", "")}
+    elif choice in ("auto", "none"):
+        out = {"type": choice}
+    elif choice == "required":
+        out = {"type": "any"}
+    elif parallel is False:
+        out = {"type": "auto"}
+    else:
+        return None
+    if parallel is False and out["type"] != "none":
+        out["disable_parallel_tool_use"] = True
+    return out
+
+
+def json_instruction(response_format: dict | None) -> str:
+    """Anthropic has no JSON mode: OpenAI's response_format becomes an instruction at the end of the system prompt."""
+    kind = (response_format or {}).get("type")
+    if kind == "json_object":
+        return "Answer with one valid JSON object only, with no text before or after it."
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        return ("Answer with one valid JSON object only, with no text before or after it, matching this JSON "
+                f"Schema:\n{json.dumps(schema)}")
+    return ""
+
+
 class AnthropicTranslator(StreamTranslator):
     """message_start … content_block_* … message_delta, ending with message_stop."""
 
@@ -169,6 +198,14 @@ class AnthropicMessagesAdapter(HttpAdapter):
                  "input_schema": tool["function"].get("parameters") or {"type": "object", "properties": {}}}
                 for tool in params["tools"] if tool.get("function")
             ]
+            choice = tool_choice(params.get("tool_choice"), params.get("parallel_tool_calls"))
+            if choice:
+                body["tool_choice"] = choice
+        if params.get("stop"):
+            body["stop_sequences"] = list(params["stop"])
+        instruction = json_instruction(params.get("response_format"))
+        if instruction:
+            body["system"] = f"{request.system}\n\n{instruction}" if request.system else instruction
         return HttpCall("POST", f"{route.base_url}/v1/messages", _headers(route, stream=True), body)
 
     def translator(self, route: Route) -> AnthropicTranslator:

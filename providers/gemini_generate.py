@@ -12,6 +12,26 @@ FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_fil
                   "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
                   "IMAGE_SAFETY": "content_filter"}
 THINKING_MODEL_PREFIXES = ("gemini-2.5", "gemini-3")
+CONFIG_PARAMS = (("temperature", "temperature"), ("top_p", "topP"), ("max_tokens", "maxOutputTokens"),
+                 ("seed", "seed"), ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty"))
+
+
+def function_calling_config(choice) -> dict | None:
+    """OpenAI's tool_choice as Gemini's functionCallingConfig."""
+    if isinstance(choice, dict):
+        return {"mode": "ANY", "allowedFunctionNames": [(choice.get("function") or {}).get("name", "")]}
+    return {"auto": {"mode": "AUTO"}, "none": {"mode": "NONE"}, "required": {"mode": "ANY"}}.get(choice)
+
+
+def response_config(response_format: dict | None) -> dict:
+    """OpenAI's response_format as generationConfig fields: JSON output, with a JSON Schema when one is given."""
+    kind = (response_format or {}).get("type")
+    if kind == "json_object":
+        return {"responseMimeType": "application/json"}
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return {"responseMimeType": "application/json", **({"responseJsonSchema": schema} if schema else {})}
+    return {}
 
 
 def _headers(route: Route, *, stream: bool = False) -> dict:
@@ -145,9 +165,12 @@ class GeminiGenerateAdapter(HttpAdapter):
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
         config: dict = {}
-        for ours, theirs in (("temperature", "temperature"), ("top_p", "topP"), ("max_tokens", "maxOutputTokens")):
+        for ours, theirs in CONFIG_PARAMS:
             if params.get(ours) is not None:
                 config[theirs] = params[ours]
+        if params.get("stop"):
+            config["stopSequences"] = list(params["stop"])
+        config.update(response_config(params.get("response_format")))
         budget, effort = params.get("thinking_budget"), params.get("reasoning_effort")
         if budget or effort or route.model_id.startswith(THINKING_MODEL_PREFIXES):
             thinking: dict = {"includeThoughts": True}
@@ -164,6 +187,9 @@ class GeminiGenerateAdapter(HttpAdapter):
                  "parameters": tool["function"].get("parameters") or {"type": "object", "properties": {}}}
                 for tool in params["tools"] if tool.get("function")
             ]}]
+            calling = function_calling_config(params.get("tool_choice"))
+            if calling:
+                body["toolConfig"] = {"functionCallingConfig": calling}
         url = f"{route.base_url}/v1beta/models/{route.model_id}:streamGenerateContent?alt=sse"
         return HttpCall("POST", url, _headers(route, stream=True), body)
 

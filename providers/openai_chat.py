@@ -12,6 +12,9 @@ from providers.transport import HttpCall, send
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
                   "content_filter": "content_filter", "end_turn": "stop"}
+# Request params in OpenAI's own vocabulary that go on the wire unchanged (the other adapters translate them).
+PASSTHROUGH_PARAMS = ("tool_choice", "parallel_tool_calls", "stop", "response_format", "seed", "presence_penalty",
+                      "frequency_penalty")
 
 
 def spec_for(route: Route) -> ProviderSpec:
@@ -301,6 +304,9 @@ class OpenAIChatAdapter(HttpAdapter):
                 body["reasoning_effort"] = effort
         if params.get("tools"):
             body["tools"] = params["tools"]
+        for name in PASSTHROUGH_PARAMS:  # already in this protocol's own form
+            if params.get(name) is not None:
+                body[name] = params[name]
         body.update(spec.extra_body)
         return HttpCall("POST", _url(route, "/chat/completions"), _headers(route, spec, stream=True), body)
 
