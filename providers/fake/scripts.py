@@ -37,7 +37,7 @@ def behaviour_name(provider: str, model_id: str) -> str:
     return model_id.rsplit("/", 1)[-1]
 
 
-def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False) -> Plan:
+def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False, tool_result: str | None = None) -> Plan:
     if name.startswith("merge-"):  # Parley's merge prompts answered in kind: providers/fake/merge.py
         from providers.fake.merge import merge_plan
 
@@ -64,6 +64,10 @@ def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False) 
         return Plan(error=PRE_STREAM_ERRORS[name])
     if name == "tools":
         return Plan(text=["Let me check. "], tool=True)
+    if name == "weather":  # a tool round trip: call the tool, then answer from the result sent back
+        if tool_result is None:
+            return Plan(tool=True)
+        return Plan(text=["The tool said: ", tool_result])
     if name == "cite":
         return Plan(text=["According to sources ", "[1][2], ", "yes."], citations=True)
     if name == "utf8":

@@ -126,7 +126,8 @@ class FakeProviderApp:
         with self._lock:
             seen = fingerprint.hexdigest() in self.seen_prompts
             self.seen_prompts.add(fingerprint.hexdigest())
-        plan = plan_for(behaviour_name(slug, model), last_user_text=last_user, seen_before=seen)
+        plan = plan_for(behaviour_name(slug, model), last_user_text=last_user, seen_before=seen,
+                        tool_result=_tool_result(protocol, payload))
         if key == "bad-key":
             plan.error = "badkey"
         if plan.first_delay:
@@ -192,6 +193,26 @@ def _prompt(protocol: str, payload: dict) -> tuple[str, int]:
     last_user = next((text for role, text in reversed(texts) if role == "user"), "")
     words = sum(len(text.split()) for _, text in texts)
     return last_user, max(1, words)
+
+
+def _tool_result(protocol: str, payload: dict) -> str | None:
+    """The content of the last tool result in the request (each protocol's form), or None when there is none."""
+    found = None
+    if protocol == "gemini_generate":
+        for content in payload.get("contents") or []:
+            for part in content.get("parts") or []:
+                if isinstance(part, dict) and "functionResponse" in part:
+                    found = str((part["functionResponse"].get("response") or {}).get("content", ""))
+        return found
+    for message in payload.get("messages") or []:
+        if message.get("role") == "tool":
+            found = str(message.get("content") or "")
+        elif isinstance(message.get("content"), list):
+            for block in message["content"]:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    content = block.get("content")
+                    found = content if isinstance(content, str) else json.dumps(content)
+    return found
 
 
 def _split_mid_character(data: bytes) -> list[bytes]:
