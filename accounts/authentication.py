@@ -5,8 +5,8 @@ from rest_framework import authentication, exceptions
 from accounts.models import ApiToken, hash_token
 
 
-def user_for_token(token: str):
-    """The active user a raw token belongs to, or None; records when the token was last used."""
+def api_token_for(token: str) -> ApiToken | None:
+    """The token row (with its user) of a raw token of an active user, or None; records when it was last used."""
     try:
         api_token = ApiToken.objects.select_related("user").get(digest=hash_token(token))
     except ApiToken.DoesNotExist:
@@ -16,7 +16,13 @@ def user_for_token(token: str):
     now = timezone.now()
     if api_token.last_used_at is None or (now - api_token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-    return api_token.user
+    return api_token
+
+
+def user_for_token(token: str):
+    """The active user a raw token belongs to, or None."""
+    api_token = api_token_for(token)
+    return api_token.user if api_token is not None else None
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -105,6 +105,31 @@ def custom_endpoint_delete(*, endpoint) -> None:
     endpoint.delete()
 
 
+def catalog_usable(*, user_id: int | None, provider: str = "", refresh: bool = False) -> tuple[list[str], dict, bool]:
+    """The providers this user can use (or just `provider`), their catalog fetches, and whether the lists came
+    from the cache: stale lists are fetched now without a broker, else by a background task."""
+    from django.conf import settings
+
+    from providers import selectors
+    from providers.gateway import configured_providers
+
+    usable = [slug for slug, source in configured_providers(user_id).items() if source is not None]
+    if provider:
+        usable = [provider] if provider in usable else []
+    fetches = selectors.catalog_fetches(providers=usable)
+    stale = selectors.catalog_stale(providers=usable, fetches=fetches)
+    cached = True
+    if refresh or (stale and not settings.CELERY_BROKER_URL):
+        catalog_refresh(user_id=user_id, providers=stale if not refresh else usable)
+        fetches, cached = selectors.catalog_fetches(providers=usable), False
+    elif stale:
+        from core.dispatch import dispatch_task
+        from providers.tasks import refresh_catalog
+
+        dispatch_task(refresh_catalog)
+    return usable, fetches, cached
+
+
 def catalog_refresh(*, user_id: int | None = None, providers: list[str] | None = None) -> dict[str, str]:
     """Fetch each reachable provider's model list and store it; a failure keeps the last good list.
 

@@ -1,5 +1,4 @@
 """Providers overview, the model catalog, custom endpoints and key validation over REST."""
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -108,24 +107,11 @@ class ModelCatalogView(APIView):
         responses={200: CatalogSerializer, **error_responses(400)},
     )
     def get(self, request):
-        usable = [slug for slug, source in configured_providers(request.user.pk).items() if source is not None]
         provider = request.query_params.get("provider", "").strip()
-        if provider:
-            if provider not in usable:
-                raise exceptions.ValidationError({"provider": [f"'{provider}' is not a provider you can use."]})
-            usable = [provider]
-        fetches = selectors.catalog_fetches(providers=usable)
         refresh = request.query_params.get("refresh") in ("1", "true", "yes")
-        stale = selectors.catalog_stale(providers=usable, fetches=fetches)
-        cached = True
-        if refresh or (stale and not settings.CELERY_BROKER_URL):
-            services.catalog_refresh(user_id=request.user.pk, providers=stale if not refresh else usable)
-            fetches, cached = selectors.catalog_fetches(providers=usable), False
-        elif stale:
-            from core.dispatch import dispatch_task
-            from providers.tasks import refresh_catalog
-
-            dispatch_task(refresh_catalog)
+        usable, fetches, cached = services.catalog_usable(user_id=request.user.pk, provider=provider, refresh=refresh)
+        if provider and not usable:
+            raise exceptions.ValidationError({"provider": [f"'{provider}' is not a provider you can use."]})
         rows = selectors.catalog_list(providers=usable, q=request.query_params.get("q", "").strip(),
                                       capability=request.query_params.get("capability", "").strip())
         times = [f.fetched_at for f in fetches.values() if f.fetched_at is not None]
