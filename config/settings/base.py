@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "providers",
     "chats",
     "merging",
+    "openai_api",
     "web",
 ]
 

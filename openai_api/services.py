@@ -1,0 +1,137 @@
+"""Gateway calls: run one completion on a model, streamed or whole, and record it once when it ends."""
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from chats.runs import db_call
+from openai_api.errors import from_provider_error
+from openai_api.models import GatewayCall, GatewayCallStatus
+from openai_api.translation import ChunkWriter, CompletionRequest, check_for_protocol, completion_body
+from providers.base import ChatRequest, Route
+from providers.errors import ProviderError
+from providers.events import EventKind
+from providers.gateway import CompletedChat, complete_chat, resolve_route, stream_chat
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: int
+    token_id: int | None
+
+
+def gateway_call_record(*, caller: Caller, model: str, via: str, stream: bool, status: str, error_code: str = "",
+                        usage: dict | None = None, latency_ms: int | None = None) -> GatewayCall:
+    usage = usage or {}
+    return GatewayCall.objects.create(
+        owner_id=caller.user_id, token_id=caller.token_id, model=model, via=via, stream=stream, status=status,
+        error_code=error_code, prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0), cost=usage.get("cost"), latency_ms=latency_ms)
+
+
+class CallMeter:
+    """What one upstream call did, written as one GatewayCall row when it ends (never per chunk)."""
+
+    __slots__ = ("caller", "model", "via", "stream", "started", "usage", "status", "error_code", "recorded")
+
+    def __init__(self, caller: Caller, model: str, *, via: str = "", stream: bool = False) -> None:
+        self.caller, self.model, self.via, self.stream = caller, model, via, stream
+        self.started = time.monotonic()
+        self.usage: dict | None = None
+        self.status, self.error_code = GatewayCallStatus.CANCELLED, ""
+        self.recorded = False
+
+    def failed(self, code: str) -> None:
+        self.status, self.error_code = GatewayCallStatus.FAILED, code
+
+    async def record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        latency = int((time.monotonic() - self.started) * 1000)
+        write = db_call(gateway_call_record, caller=self.caller, model=self.model, via=self.via, stream=self.stream,
+                        status=self.status, error_code=self.error_code, usage=self.usage, latency_ms=latency)
+        # Shielded: a client that goes away cancels the request, not the record of what it cost.
+        await asyncio.shield(asyncio.ensure_future(write))
+
+
+def route_for(*, caller: Caller, model: str, request: CompletionRequest) -> Route:
+    """The route to `model` with the caller's resolved key, or the GatewayError saying why there is none."""
+    try:
+        route = resolve_route(model=model, user_id=caller.user_id)
+    except ProviderError as exc:
+        raise from_provider_error(exc)
+    check_for_protocol(request, route.protocol, model)
+    return route
+
+
+async def complete(meter: CallMeter, route: Route, chat: ChatRequest) -> CompletedChat:
+    """The whole answer of one model, recorded; a provider failure raises a GatewayError."""
+    try:
+        result = await complete_chat(route, chat)
+    except ProviderError as exc:
+        meter.failed(exc.code)
+        raise from_provider_error(exc)
+    else:
+        meter.usage, meter.status = result.usage, GatewayCallStatus.COMPLETE
+        return result
+    finally:
+        await meter.record()
+
+
+async def completion_whole(meter: CallMeter, route: Route, chat: ChatRequest, *, model: str) -> dict:
+    """A `chat.completion` body; `model` is the name the client asked for."""
+    result = await complete(meter, route, chat)
+    return completion_body(model=model, text=result.text, reasoning=result.reasoning,
+                           tool_calls=result.metadata.get("tool_calls") or [], finish_reason=result.finish_reason,
+                           usage=result.usage)
+
+
+async def completion_stream(meter: CallMeter, route: Route, chat: ChatRequest, writer: ChunkWriter
+                            ) -> AsyncIterator[bytes]:
+    """The chunks of a streamed answer. The first event is awaited here, before any byte is sent, so a provider
+    that refuses the call (429, 503, a bad key) is answered with its HTTP status; later failures end the stream
+    with an error chunk."""
+    events = stream_chat(route, chat)
+    try:
+        first = await anext(events)
+    except ProviderError as exc:
+        meter.failed(exc.code)
+        await events.aclose()
+        await meter.record()
+        raise from_provider_error(exc)
+    except BaseException:
+        await events.aclose()
+        await meter.record()
+        raise
+    return _relay(meter, first, events, writer)
+
+
+async def _relay(meter: CallMeter, first, events, writer: ChunkWriter) -> AsyncIterator[bytes]:
+    # The hot path: per event one frame (one json.dumps), no database, no parsing. The call is recorded before
+    # the last chunk goes out, so a client that has read [DONE] finds it recorded.
+    frame = writer.frame
+    try:
+        async with contextlib.aclosing(events):
+            opening = writer.start()
+            event = first
+            while True:
+                chunk = frame(event)
+                if event.kind is EventKind.FINISH:
+                    meter.usage, meter.status = writer.usage, GatewayCallStatus.COMPLETE
+                    await meter.record()
+                    yield opening + chunk
+                    return
+                if chunk:
+                    yield opening + chunk
+                    opening = b""
+                event = await anext(events)
+    except ProviderError as exc:
+        meter.usage = writer.usage
+        meter.failed(exc.code)
+        await meter.record()
+        yield writer.error(from_provider_error(exc))
+    finally:
+        meter.usage = meter.usage or writer.usage
+        await meter.record()
