@@ -2,7 +2,16 @@
 import json
 
 from providers import errors
-from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator, replay_metadata
+from providers.base import (
+    Attachment,
+    ChatRequest,
+    HttpAdapter,
+    Route,
+    StreamTranslator,
+    attachment_text,
+    base64_of,
+    replay_metadata,
+)
 from providers.events import EventKind, StreamEvent
 from providers.transport import HttpCall, send
 
@@ -22,13 +31,34 @@ def _headers(route: Route, *, stream: bool = False) -> dict:
             "accept": "text/event-stream" if stream else "application/json"}
 
 
+def _block(attachment: Attachment) -> dict:
+    if attachment.kind == "image":
+        if attachment.url:
+            return {"type": "image", "source": {"type": "url", "url": attachment.url}}
+        return {"type": "image", "source": {"type": "base64", "media_type": attachment.media_type,
+                                            "data": base64_of(attachment)}}
+    if attachment.kind == "pdf":
+        return {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                               "data": base64_of(attachment)}}
+    return {"type": "text", "text": attachment_text(attachment)}
+
+
+def _user_content(message) -> str | list:
+    if not message.attachments:
+        return message.content
+    blocks = [_block(attachment) for attachment in message.attachments]
+    if message.content:  # Anthropic refuses empty text blocks
+        blocks.append({"type": "text", "text": message.content})
+    return blocks
+
+
 def _message(message) -> dict | None:
     meta = replay_metadata(message)
     if message.role == "tool":
         return {"role": "user", "content": [{"type": "tool_result", "tool_use_id": meta.get("tool_call_id", ""),
                                              "content": message.content}]}
     if message.role != "assistant":
-        return {"role": "user", "content": message.content}
+        return {"role": "user", "content": _user_content(message)}
     blocks = list(meta.get("anthropic_thinking") or [])  # replayed unchanged: the signature covers them
     if message.content:
         blocks.append({"type": "text", "text": message.content})

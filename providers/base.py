@@ -1,4 +1,5 @@
 """What a chat request is, where it goes (a Route), and what every wire-protocol adapter provides."""
+import base64
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -8,11 +9,41 @@ from providers.events import StreamEvent
 
 
 @dataclass(slots=True)
+class Attachment:
+    """A file sent with a user message; each adapter renders it in its own wire form, before the text."""
+
+    kind: str            # "image" | "pdf" | "text"
+    media_type: str      # sniffed MIME type, e.g. "image/png", "application/pdf", "text/plain"
+    name: str = ""       # file name shown to the model (text parts are headed by it)
+    data: bytes = field(default=b"", repr=False)  # the bytes (images, PDFs); empty when `url` is set
+    text: str = field(default="", repr=False)     # a text file's content, or a PDF's extracted text
+    url: str = ""        # a remote image URL (the /v1 gateway's http(s) image_url parts); data empty then
+
+
+@dataclass(slots=True)
 class ChatMessage:
     role: str  # "user" | "assistant" | "tool"
     content: str
     reasoning: str = ""
     metadata: dict = field(default_factory=dict)  # e.g. stored thinking signatures, tool calls
+    attachments: list[Attachment] = field(default_factory=list)  # rendered on user messages only
+
+
+TEXT_HEADING = "File: {name}\n\n"
+
+
+def attachment_text(attachment: Attachment) -> str:
+    """A text attachment (or a PDF's extracted text) as the model reads it: headed by its file name."""
+    return TEXT_HEADING.format(name=attachment.name or "attachment") + attachment.text
+
+
+def data_url(attachment: Attachment) -> str:
+    """The attachment's bytes as a `data:<type>;base64,…` URL (OpenAI's image_url and file_data)."""
+    return f"data:{attachment.media_type};base64,{base64_of(attachment)}"
+
+
+def base64_of(attachment: Attachment) -> str:
+    return base64.b64encode(attachment.data).decode("ascii")
 
 
 @dataclass(slots=True)

@@ -2,7 +2,16 @@
 import json
 
 from providers import errors
-from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator, replay_metadata
+from providers.base import (
+    Attachment,
+    ChatRequest,
+    HttpAdapter,
+    Route,
+    StreamTranslator,
+    attachment_text,
+    base64_of,
+    replay_metadata,
+)
 from providers.events import EventKind, StreamEvent
 from providers.transport import HttpCall, send
 
@@ -57,7 +66,21 @@ def _content(message, tool_names: dict) -> dict | None:
                     arguments = {}
                 parts.append({"functionCall": {"name": call.get("name", ""), "args": arguments}})
         return {"role": "model", "parts": parts} if parts else None
-    return {"role": "user", "parts": [{"text": message.content}]}
+    parts = [_part(attachment) for attachment in message.attachments]
+    if message.content or not parts:
+        parts.append({"text": message.content})
+    return {"role": "user", "parts": parts}
+
+
+def _part(attachment: Attachment) -> dict:
+    if attachment.kind in ("image", "pdf"):
+        if attachment.url:
+            file_data = {"file_uri": attachment.url}
+            if attachment.media_type:
+                file_data = {"mime_type": attachment.media_type, **file_data}
+            return {"file_data": file_data}
+        return {"inline_data": {"mime_type": attachment.media_type, "data": base64_of(attachment)}}
+    return {"text": attachment_text(attachment)}
 
 
 class GeminiTranslator(StreamTranslator):

@@ -5,7 +5,17 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 
 from providers import errors
-from providers.base import ChatRequest, HttpAdapter, Route, StreamTranslator, ToolCallAssembler, replay_metadata
+from providers.base import (
+    Attachment,
+    ChatRequest,
+    HttpAdapter,
+    Route,
+    StreamTranslator,
+    ToolCallAssembler,
+    attachment_text,
+    data_url,
+    replay_metadata,
+)
 from providers.events import EventKind, StreamEvent
 from providers.registry import ProviderSpec, custom_spec, get_spec
 from providers.transport import HttpCall, send
@@ -35,8 +45,27 @@ def _headers(route: Route, spec: ProviderSpec, *, stream: bool = False) -> dict:
     return headers
 
 
+def _part(attachment: Attachment) -> dict:
+    if attachment.kind == "image":
+        return {"type": "image_url", "image_url": {"url": attachment.url or data_url(attachment)}}
+    if attachment.kind == "pdf":
+        return {"type": "file", "file": {"filename": attachment.name or "document.pdf",
+                                         "file_data": data_url(attachment)}}
+    return {"type": "text", "text": attachment_text(attachment)}
+
+
+def _content(message) -> str | list:
+    """Plain string content, or (a user message with attachments) the attachments' parts, then the text."""
+    if message.role != "user" or not message.attachments:
+        return message.content
+    parts = [_part(attachment) for attachment in message.attachments]
+    if message.content:
+        parts.append({"type": "text", "text": message.content})
+    return parts
+
+
 def _message(message) -> dict:
-    out: dict = {"role": message.role, "content": message.content}
+    out: dict = {"role": message.role, "content": _content(message)}
     meta = replay_metadata(message)
     if message.role == "tool":
         out["tool_call_id"] = meta.get("tool_call_id", "")

@@ -37,7 +37,8 @@ def behaviour_name(provider: str, model_id: str) -> str:
     return model_id.rsplit("/", 1)[-1]
 
 
-def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False, tool_result: str | None = None) -> Plan:
+def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False,
+             attachments: list[dict] | None = None, tool_result: str | None = None) -> Plan:
     if name.startswith("merge-"):  # Parley's merge prompts answered in kind: providers/fake/merge.py
         from providers.fake.merge import merge_plan
 
@@ -46,6 +47,10 @@ def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False, 
         reply = f"You said: {last_user_text}"
         size = max(1, -(-len(reply) // 4))
         return Plan(text=[reply[i:i + size] for i in range(0, len(reply), size)])
+    if name == "describe":  # what arrived as attachments: kind, media type, size and sha256 of the bytes
+        from providers.fake.parts import describe
+
+        return Plan(text=describe(attachments or []))
     if match := re.fullmatch(r"story-(\d+)-(\d+)", name):
         return Plan(text=story(int(match[1])), delay=int(match[2]) / 1000)
     if match := re.fullmatch(r"think-(\d+)-(\d+)", name):

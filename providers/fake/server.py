@@ -7,7 +7,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from providers.fake import wire
+from providers.fake import parts, wire
 from providers.fake.scripts import behaviour_name, plan_for
 
 GEMINI_STREAM = re.compile(r"^/gemini/v1beta/models/(?P<model>[^/:]+):streamGenerateContent$")
@@ -121,13 +121,18 @@ class FakeProviderApp:
 
     async def _chat(self, protocol, slug, key, model, payload, record, receive, send):
         payload = payload or {}
+        try:
+            record["attachments"] = parts.found(protocol, payload)
+        except parts.PartError as exc:
+            record["attachments"] = []
+            return await _respond(send, *wire.invalid_request(protocol, slug, str(exc)))
         last_user, prompt_tokens = _prompt(protocol, payload)
         fingerprint = hashlib.sha256(wire._json([slug, model, payload.get("messages") or payload.get("contents")]))
         with self._lock:
             seen = fingerprint.hexdigest() in self.seen_prompts
             self.seen_prompts.add(fingerprint.hexdigest())
         plan = plan_for(behaviour_name(slug, model), last_user_text=last_user, seen_before=seen,
-                        tool_result=_tool_result(protocol, payload))
+                        attachments=record["attachments"], tool_result=_tool_result(protocol, payload))
         if key == "bad-key":
             plan.error = "badkey"
         if plan.first_delay:
@@ -178,17 +183,16 @@ class FakeProviderApp:
 
 
 def _prompt(protocol: str, payload: dict) -> tuple[str, int]:
-    """The last user text and a word count standing in for prompt tokens."""
+    """The last user text (attachments' text parts left out) and a word count standing in for prompt tokens."""
     texts = []
     if protocol == "gemini_generate":
         for content in payload.get("contents") or []:
-            text = " ".join(part.get("text", "") for part in content.get("parts") or [] if isinstance(part, dict))
-            texts.append((content.get("role", "user"), text))
+            texts.append((content.get("role", "user"), _own_text(content.get("parts"))))
     else:
         for message in payload.get("messages") or []:
             content = message.get("content")
             if isinstance(content, list):
-                content = " ".join(block.get("text", "") for block in content if isinstance(block, dict))
+                content = _own_text(content)
             texts.append((message.get("role", "user"), content or ""))
     last_user = next((text for role, text in reversed(texts) if role == "user"), "")
     words = sum(len(text.split()) for _, text in texts)
@@ -213,6 +217,11 @@ def _tool_result(protocol: str, payload: dict) -> str | None:
                     content = block.get("content")
                     found = content if isinstance(content, str) else json.dumps(content)
     return found
+
+
+def _own_text(blocks) -> str:
+    texts = (block.get("text") for block in blocks or () if isinstance(block, dict))
+    return " ".join(text for text in texts if isinstance(text, str) and not parts.attachment_heading(text))
 
 
 def _split_mid_character(data: bytes) -> list[bytes]:

@@ -82,6 +82,20 @@ def error_response(protocol: str, slug: str, kind: str, key: str = "") -> tuple[
     return status, headers, _json(body)
 
 
+def invalid_request(protocol: str, slug: str, message: str) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of a 400 for a malformed request (e.g. a bad attachment part), in each shape."""
+    if protocol == "anthropic_messages":
+        body = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    elif protocol == "gemini_generate":
+        body = {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
+    elif slug == "openrouter":
+        body = {"error": {"code": 400, "message": message, "metadata": {"provider_name": "Fake"}}}
+    else:
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": "messages",
+                          "code": "invalid_value"}}
+    return 400, {"content-type": "application/json"}, _json(body)
+
+
 # --- OpenAI chat completions and its vendors ----------------------------------------------------
 
 def openai_stream(plan: Plan, *, slug: str, model: str, include_usage: bool, prompt_tokens: int):
@@ -290,7 +304,10 @@ def gemini_stream(plan: Plan, *, model: str, prompt_tokens: int):
 
 # --- model lists --------------------------------------------------------------------------------
 
-FAKE_MODELS = ("echo", "story-5-0", "think-4-0", "tools")
+FAKE_MODELS = ("echo", "story-5-0", "think-4-0", "tools", "describe")
+# What each model declares it reads, where the protocol's model list says so (OpenRouter and other
+# OpenAI-compatible servers with `architecture.input_modalities`): `describe` takes images and PDFs.
+INPUT_MODALITIES = {"describe": ["text", "image", "file"]}
 
 
 def models_page(protocol: str, slug: str, query: dict) -> dict:
@@ -324,11 +341,14 @@ def models_page(protocol: str, slug: str, query: dict) -> dict:
         return {"data": [{
             "id": f"fake/{i}", "canonical_slug": f"fake/{i}", "name": f"Fake: {i}", "created": 1735689600,
             "context_length": 8192 * (n + 1),
-            "architecture": {"modality": "text+image->text", "input_modalities": ["text", "image"],
+            "architecture": {"modality": "text+image->text",
+                             "input_modalities": INPUT_MODALITIES.get(i, ["text", "image"]),
                              "output_modalities": ["text"], "tokenizer": "Other"},
             "pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0", "image": "0"},
             "top_provider": {"context_length": 8192 * (n + 1), "max_completion_tokens": 4096, "is_moderated": False},
             "supported_parameters": ["max_tokens", "temperature", "tools", "reasoning", "include_reasoning"],
         } for n, i in enumerate(FAKE_MODELS)]}
-    return {"object": "list", "data": [{"id": i, "object": "model", "created": 1735689600, "owned_by": "fake"}
-                                       for i in FAKE_MODELS]}
+    return {"object": "list", "data": [
+        {"id": i, "object": "model", "created": 1735689600, "owned_by": "fake",
+         **({"architecture": {"input_modalities": INPUT_MODALITIES[i]}} if i in INPUT_MODALITIES else {})}
+        for i in FAKE_MODELS]}
