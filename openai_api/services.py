@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from chats.runs import db_call
-from openai_api.errors import from_provider_error
+from openai_api.errors import GatewayError, from_provider_error
 from openai_api.models import GatewayCall, GatewayCallStatus
-from openai_api.translation import ChunkWriter, CompletionRequest, check_for_protocol, completion_body
+from openai_api.translation import ChunkWriter, CompletionRequest, check_for_protocol, completion_body, has_images
 from providers.base import ChatRequest, Route
 from providers.errors import ProviderError
 from providers.events import EventKind
@@ -63,7 +63,18 @@ def route_for(*, caller: Caller, model: str, request: CompletionRequest) -> Rout
     except ProviderError as exc:
         raise from_provider_error(exc)
     check_for_protocol(request, route.protocol, model)
+    if has_images(request) and not model_sees_images(model):
+        raise GatewayError(f"{model} does not take images (its catalog entry lacks vision).", status=400,
+                           code="unsupported_attachment", param="messages")
     return route
+
+
+def model_sees_images(model: str) -> bool:
+    """Whether the catalog lists `model` with vision; a model the catalog does not know is given the benefit."""
+    from providers.models import CatalogModel
+
+    capabilities = CatalogModel.objects.filter(pk=model).values_list("capabilities", flat=True).first()
+    return capabilities is None or "vision" in capabilities
 
 
 async def complete(meter: CallMeter, route: Route, chat: ChatRequest) -> CompletedChat:

@@ -1,12 +1,16 @@
 """OpenAI chat-completion requests into Parley's ChatRequest, and Parley's stream events back into OpenAI chunks."""
+import base64
+import binascii
 import json
+import mimetypes
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 
 from openai_api.errors import GatewayError
 from openai_api.models import FUSION_MODEL
-from providers.base import ChatMessage, ChatRequest
+from providers.base import Attachment, ChatMessage, ChatRequest
 from providers.events import EventKind, StreamEvent
 
 # Fields about OpenAI's own account features; they mean nothing to another provider and are dropped.
@@ -22,6 +26,10 @@ RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "presence_penalty": (-
           "frequency_penalty": (-2.0, 2.0)}
 EFFORTS = ("minimal", "low", "medium", "high")
 ROLES = ("system", "developer", "user", "assistant", "tool")
+# Image types every protocol takes, told from the bytes (never from what the data URL claims).
+IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+               (b"GIF89a", "image/gif"))
+DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,(?P<data>.*)$", re.S)
 
 
 def invalid(message: str, param: str, code: str = "invalid_value") -> GatewayError:
@@ -109,8 +117,8 @@ def parse_messages(value) -> tuple[list[ChatMessage], str, str]:
         if role in ("system", "developer"):
             system.append(_text(raw.get("content"), param))
         elif role == "user":
-            text = _text(raw.get("content"), param)
-            messages.append(ChatMessage(role="user", content=text))
+            text, images = _user_content(raw.get("content"), param)
+            messages.append(ChatMessage(role="user", content=text, attachments=images))
             question = text
         elif role == "assistant":
             calls = _tool_calls(raw.get("tool_calls"), param)
@@ -140,11 +148,42 @@ def _text(content, param: str) -> str:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
             texts.append(part["text"])
-        elif kind == "image_url":
-            raise invalid(f"{param}: image parts are not supported yet.", f"{param}.content", "unsupported_content")
         else:
             raise invalid(f"{param}: unsupported content part {kind!r}.", f"{param}.content", "unsupported_content")
     return "\n".join(texts)
+
+
+def _user_content(content, param: str) -> tuple[str, list[Attachment]]:
+    """A user message's text and its image parts as Attachments (data URLs decoded, http(s) URLs kept)."""
+    if not isinstance(content, list):
+        return _text(content, param), []
+    images = [_image(part, f"{param}.content") for part in content
+              if isinstance(part, dict) and part.get("type") == "image_url"]
+    text = _text([part for part in content if not (isinstance(part, dict) and part.get("type") == "image_url")],
+                 param)
+    return text, images
+
+
+def _image(part: dict, param: str) -> Attachment:
+    url = (part.get("image_url") or {}).get("url") if isinstance(part.get("image_url"), dict) else None
+    if not isinstance(url, str) or not url:
+        raise invalid(f"{param}: an image_url part needs image_url.url.", param)
+    if url.startswith(("http://", "https://")):
+        guessed = mimetypes.guess_type(url.split("?", 1)[0])[0] or ""
+        return Attachment(kind="image", media_type=guessed if guessed.startswith("image/") else "", url=url)
+    match = DATA_URL.match(url)
+    if match is None:
+        raise invalid(f"{param}: image_url.url must be an http(s) URL or a base64 data URL.", param, "invalid_image")
+    try:
+        data = base64.b64decode(match["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(f"{param}: the image's base64 data is not valid.", param, "invalid_image")
+    media_type = next((kind for magic, kind in IMAGE_MAGIC if data.startswith(magic)), "")
+    if not media_type and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        media_type = "image/webp"
+    if not media_type:
+        raise invalid(f"{param}: the image is not a PNG, JPEG, GIF or WebP.", param, "invalid_image")
+    return Attachment(kind="image", media_type=media_type, data=data)
 
 
 def _tool_calls(value, param: str) -> list[dict]:
@@ -240,6 +279,10 @@ def _tool_choice(choice, tools: list[dict]):
     if name not in names:
         raise invalid(f"'tool_choice' names {name!r}, which is not in 'tools'.", "tool_choice")
     return choice
+
+
+def has_images(request: CompletionRequest) -> bool:
+    return any(message.attachments for message in request.chat.messages)
 
 
 def check_for_protocol(request: CompletionRequest, protocol: str, model: str) -> None:
