@@ -1,5 +1,6 @@
 """The /v1 gateway driven by the official openai SDK: text, usage, reasoning and tool calls in every protocol."""
 import json
+import time
 
 import pytest
 
@@ -176,3 +177,23 @@ def test_system_and_text_parts_reach_the_provider(gateway, fake_provider):
     body = fake_provider.requests()[-1]["json"]
     assert body["system"] == "Speak French."
     assert body["messages"] == [{"role": "user", "content": "one\ntwo"}]
+
+
+def test_a_client_that_leaves_mid_stream_ends_the_upstream_call_and_it_is_recorded(gateway, fake_provider):
+    stream = gateway.client().chat.completions.create(
+        model="openai/story-200-20", messages=[{"role": "user", "content": "long"}], stream=True)
+    received = []
+    for chunk in stream:
+        received.append(chunk.choices[0].delta.content or "")
+        if len(received) == 3:
+            break
+    stream.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        upstream = fake_provider.requests()[-1]
+        row = GatewayCall.objects.first()
+        if upstream.get("completed_at") and row is not None:
+            break
+        time.sleep(0.05)
+    assert upstream["disconnected"], "the upstream call went on after the client left"
+    assert row.status == "cancelled" and row.stream
