@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.providers_decode", "bench.compare_merge", "bench.chat_stream"]
+BENCHMARKS = ["bench.providers_decode", "bench.compare_merge", "bench.chat_stream", "bench.gateway"]
 
 
 def main() -> int:
