@@ -80,3 +80,18 @@ async def models(request, caller: Caller):
     data = [{"id": row.id, "object": "model", "created": created, "owned_by": row.provider} for row in rows]
     data.append({"id": FUSION_MODEL, "object": "model", "created": created, "owned_by": "parley"})
     return JsonResponse({"object": "list", "data": data})
+
+
+async def not_found(request, *args, **kwargs):
+    return GatewayError(f"Unknown path {request.path}: /v1 serves chat/completions and models.", status=404,
+                        code="not_found").response()
+
+
+def alias(view):
+    """The same view under a second path, left out of the OpenAPI schema (one documented path per endpoint)."""
+
+    @csrf_exempt
+    async def aliased(request, *args, **kwargs):
+        return await view(request, *args, **kwargs)
+
+    return aliased

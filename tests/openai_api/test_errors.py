@@ -134,3 +134,11 @@ def test_other_methods_are_405(gateway):
     response = httpx.get(f"{gateway.url}/v1/chat/completions",
                          headers={"Authorization": f"Bearer {gateway.raw_token}"})
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unknown_v1_paths_are_openai_shaped_404s(gateway):
+    response = httpx.post(f"{gateway.url}/v1/embeddings", json={"input": "x"},
+                          headers={"Authorization": f"Bearer {gateway.raw_token}"})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    with_slash = httpx.get(f"{gateway.url}/v1/models/", headers={"Authorization": f"Bearer {gateway.raw_token}"})
+    assert with_slash.status_code == 200 and with_slash.json()["object"] == "list"
