@@ -82,6 +82,7 @@ async def models(request, caller: Caller):
     return JsonResponse({"object": "list", "data": data})
 
 
+@csrf_exempt
 async def not_found(request, *args, **kwargs):
     return GatewayError(f"Unknown path {request.path}: /v1 serves chat/completions and models.", status=404,
                         code="not_found").response()
