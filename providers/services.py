@@ -105,9 +105,11 @@ def custom_endpoint_delete(*, endpoint) -> None:
     endpoint.delete()
 
 
-def catalog_usable(*, user_id: int | None, provider: str = "", refresh: bool = False) -> tuple[list[str], dict, bool]:
+def catalog_usable(*, user_id: int | None, provider: str = "", refresh: bool = False,
+                   fetch_missing: bool = False) -> tuple[list[str], dict, bool]:
     """The providers this user can use (or just `provider`), their catalog fetches, and whether the lists came
-    from the cache: stale lists are fetched now without a broker, else by a background task."""
+    from the cache: stale lists are fetched now without a broker, else by a background task. `fetch_missing`
+    fetches now, even with a broker, the lists of providers that never had one (a client needs a list at once)."""
     from django.conf import settings
 
     from providers import selectors
@@ -119,6 +121,11 @@ def catalog_usable(*, user_id: int | None, provider: str = "", refresh: bool = F
     fetches = selectors.catalog_fetches(providers=usable)
     stale = selectors.catalog_stale(providers=usable, fetches=fetches)
     cached = True
+    missing = [slug for slug in stale if fetch_missing and not getattr(fetches.get(slug), "fetched_at", None)]
+    if missing and not refresh and settings.CELERY_BROKER_URL:
+        catalog_refresh(user_id=user_id, providers=missing)
+        stale = [slug for slug in stale if slug not in missing]
+        fetches, cached = selectors.catalog_fetches(providers=usable), False
     if refresh or (stale and not settings.CELERY_BROKER_URL):
         catalog_refresh(user_id=user_id, providers=stale if not refresh else usable)
         fetches, cached = selectors.catalog_fetches(providers=usable), False

@@ -42,9 +42,9 @@ def test_three_models_with_one_failing_are_fused_into_one_answer(gateway, fake_p
 
 
 def test_the_models_run_concurrently(gateway, fake_provider):
-    fusion = {"models": ["openai/slow-first-300", "anthropic/slow-first-300"], "judge": "openai/merge-tagged"}
+    fusion = {"models": ["openai/slow-first-1000", "anthropic/slow-first-1000"], "judge": "openai/merge-tagged"}
     gateway.client().chat.completions.create(model="parley/fusion", messages=QUESTION, extra_body={"parley": fusion})
-    slow = [r for r in fake_provider.requests() if (r["json"] or {}).get("model") == "slow-first-300"]
+    slow = [r for r in fake_provider.requests() if (r["json"] or {}).get("model") == "slow-first-1000"]
     assert len(slow) == 2
     # Both had been sent before either had answered.
     assert max(r["at"] for r in slow) < min(r["completed_at"] for r in slow)
