@@ -296,7 +296,7 @@ class FakeProviderServer:
         import uvicorn
 
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off",
-                                ws="auto", access_log=False, timeout_graceful_shutdown=1)
+                                ws="websockets-sansio", access_log=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-provider", daemon=True)
         self._thread.start()

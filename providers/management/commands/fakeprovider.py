@@ -31,5 +31,5 @@ class Command(BaseCommand):
         self.stdout.write("Models: echo, story-N-D, think-N-D, tools, cite, utf8, fail-after-N, truncate-after-N, "
                           "ratelimit, ratelimit-once, overloaded, badkey, nocredit, notjson, slow-first-D, describe.")
         self.stdout.flush()
-        config = uvicorn.Config(FakeProviderApp(), log_level="warning", lifespan="off", ws="auto")
+        config = uvicorn.Config(FakeProviderApp(), log_level="warning", lifespan="off", ws="websockets-sansio")
         uvicorn.Server(config).run(sockets=[sock])
