@@ -44,6 +44,13 @@ def live_url() -> str:
     return f"{'ws' if scheme == 'http' else 'wss'}://{rest}/v1/listen"
 
 
+def live_origin() -> str:
+    """The origin of that socket, for the pages' CSP connect-src; empty when STT is not configured."""
+    if not stt_configured():
+        return ""
+    return "/".join(live_url().split("/", 3)[:3])  # scheme://host[:port]
+
+
 def deepgram_token() -> dict:
     """{"access_token", "expires_in"} from POST {DEEPGRAM_BASE_URL}/v1/auth/grant; the key stays here."""
     key = settings.DEEPGRAM_API_KEY

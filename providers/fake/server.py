@@ -133,7 +133,8 @@ token grant and live socket (`/deepgram/v1/...`, or `/v1/...`)."""
     async def _listen(self, scope, receive, send):
         """Deepgram's live socket: a token it granted, offered as `Sec-WebSocket-Protocol: bearer, <token>`;
         once audio arrives it answers with an interim and a final transcript."""
-        offered = list(scope.get("subprotocols") or [])
+        # Some servers pass the header's comma-separated list as one item: split it either way.
+        offered = [p.strip() for item in scope.get("subprotocols") or () for p in item.split(",") if p.strip()]
         if (await receive())["type"] != "websocket.connect":
             return
         token = offered[1] if len(offered) == 2 and offered[0] == "bearer" else ""
