@@ -62,3 +62,17 @@ def test_tokens_are_throttled_per_user(api, other_api, deepgram, settings):
 def test_only_post_and_only_signed_in(api, client, deepgram):
     assert api.get(URL).status_code == 405
     assert client.post(URL).status_code == 401
+
+
+def test_pages_allow_the_deepgram_socket_only_when_configured(client, user, settings):
+    client.force_login(user)
+    settings.DEEPGRAM_API_KEY = ""
+    page = client.get("/")
+    assert "deepgram" not in page["Content-Security-Policy"] and b'id="mic-btn"' not in page.content
+    settings.DEEPGRAM_API_KEY = KEY
+    settings.DEEPGRAM_BASE_URL = "https://api.deepgram.com"
+    page = client.get("/")
+    connect = next(d for d in page["Content-Security-Policy"].split("; ") if d.startswith("connect-src"))
+    assert connect.endswith(" wss://api.deepgram.com")
+    assert b'id="mic-btn"' in page.content and b"wss://api.deepgram.com/v1/listen" in page.content
+    assert KEY.encode() not in page.content
