@@ -54,7 +54,19 @@ def upload_create(*, owner, name: str, data: bytes, declared_type: str = "") -> 
     except BaseException:
         storage.delete(path)
         raise
+    _sweep_without_beat()
     return upload
+
+
+def _sweep_without_beat() -> None:
+    """Without a broker there is no beat: new uploads run the retention sweep now and then, in-process."""
+    from django.core.cache import cache
+
+    from core.dispatch import dispatch_task
+    from uploads.tasks import expire_uploads
+
+    if not settings.CELERY_BROKER_URL and cache.add("uploads:sweep-ran", True, settings.PARLEY_UPLOAD_SWEEP_SECONDS):
+        dispatch_task(expire_uploads)
 
 
 def upload_delete(*, upload: Upload) -> None:

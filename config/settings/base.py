@@ -240,6 +240,8 @@ APP_TITLE = env("APP_TITLE", default="Parley")
 PARLEY_UPLOAD_MAX_BYTES = env.int("PARLEY_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 PARLEY_UPLOAD_MAX_PIXELS = env.int("PARLEY_UPLOAD_MAX_PIXELS", default=40_000_000)
 PARLEY_UPLOAD_UNATTACHED_HOURS = env.float("PARLEY_UPLOAD_UNATTACHED_HOURS", default=24)
+# How often the retention sweep runs: beat's schedule, or (no broker) at most this often after an upload.
+PARLEY_UPLOAD_SWEEP_SECONDS = env.int("PARLEY_UPLOAD_SWEEP_SECONDS", default=3600)
 # Speech-to-text: short-lived Deepgram tokens for the browser; the key never leaves the server.
 DEEPGRAM_API_KEY = env("DEEPGRAM_API_KEY", default="")
 DEEPGRAM_BASE_URL = env("DEEPGRAM_BASE_URL", default="https://api.deepgram.com")

@@ -107,3 +107,19 @@ def test_a_row_that_cannot_be_written_leaves_no_file(user, upload_root, monkeypa
     with pytest.raises(RuntimeError):
         make(user, "doomed")
     assert stored_files(upload_root) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_new_uploads_run_the_sweep_now_and_then(user, upload_root, settings):
+    from django.core.cache import cache
+
+    settings.CELERY_BROKER_URL = ""  # embedded mode: no beat runs
+    expired = make(user, "expired")
+    Upload.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    cache.delete("uploads:sweep-ran")
+    make(user, "fresh")
+    deadline = time.monotonic() + 10
+    while Upload.objects.filter(pk=expired.pk).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Upload.objects.filter(pk=expired.pk).exists()
+    assert files_of(upload_root) == {"fresh"}
