@@ -3,32 +3,18 @@ drag and drop and paste, thumbnails and chips, clear refusals, and the microphon
 import base64
 import hashlib
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.ui.test_chat import start_chat
 from tests.uploads import files
 
 PNG = files.image("PNG", size=(64, 48), color=(30, 120, 200))
 NOTES = b"# Shopping\n\n- apples\n- pears\n"
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """Chromium with a fake microphone that needs no permission prompt (the page still asks getUserMedia)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs it")
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
-        yield chromium
-        chromium.close()
+# A fake microphone that needs no permission prompt (the page still asks getUserMedia).
+CHROMIUM_EXTRA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 @pytest.fixture(autouse=True)
