@@ -1,6 +1,5 @@
 """Uploads go to a temporary storage root of each test, so tests can see exactly which files exist."""
 import pytest
-from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
@@ -9,9 +8,7 @@ def upload_root(tmp_path, settings):
     root.mkdir()
     settings.STORAGES = {**settings.STORAGES, "uploads": {
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}}}
-    cache.clear()  # throttle counters
-    yield root
-    cache.clear()
+    return root
 
 
 def stored_files(root) -> list:

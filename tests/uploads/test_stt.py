@@ -9,6 +9,20 @@ URL = "/api/v1/stt/deepgram/token/"
 KEY = "dg-secret-key-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttle(user, other_user):
+    """Throttle counts live in the cache (Redis with services); a user id may recur in another test's database."""
+    from django.core.cache import cache
+
+    from uploads.speech import SttTokenThrottle
+
+    throttle = SttTokenThrottle
+    keys = [throttle.cache_format % {"scope": throttle.scope, "ident": u.pk} for u in (user, other_user)]
+    cache.delete_many(keys)
+    yield
+    cache.delete_many(keys)
+
+
 @pytest.fixture
 def deepgram(fake_provider, settings):
     settings.DEEPGRAM_API_KEY = KEY
