@@ -1,4 +1,4 @@
-"""Why an upload, or a message's attachment list, is refused: each with the SPEC status and code."""
+"""Why an upload, an attachment list or a speech-to-text token is refused, each with its SPEC status and code."""
 from rest_framework import exceptions, status
 
 
@@ -46,3 +46,15 @@ class AttachmentInUse(InvalidAttachment):
 class UnsupportedAttachment(InvalidAttachment):
     default_detail = "The model cannot read this attachment."
     default_code = "unsupported_attachment"
+
+
+class SttNotConfigured(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Speech-to-text is not configured on this server (DEEPGRAM_API_KEY is not set)."
+    default_code = "stt_not_configured"
+
+
+class SttRefused(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "Deepgram refused to issue a token."
+    default_code = "stt_refused"

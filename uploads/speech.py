@@ -3,22 +3,11 @@ import logging
 
 import httpx
 from django.conf import settings
-from rest_framework import exceptions, status
 from rest_framework.throttling import SimpleRateThrottle
 
+from uploads.errors import SttNotConfigured, SttRefused
+
 logger = logging.getLogger("parley.stt")
-
-
-class SttNotConfigured(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Speech-to-text is not configured on this server (DEEPGRAM_API_KEY is not set)."
-    default_code = "stt_not_configured"
-
-
-class SttRefused(exceptions.APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "Deepgram refused to issue a token."
-    default_code = "stt_refused"
 
 
 class SttTokenThrottle(SimpleRateThrottle):
