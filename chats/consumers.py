@@ -1,6 +1,6 @@
 """WebSocket `/ws/conversations/{id}/`: send a message and watch the reply, cancel it, resume a generation.
 
-Client frames: {"type":"send","content","model"?}, {"type":"cancel","generation_id"?},
+Client frames: {"type":"send","content","model"?,"attachments"?}, {"type":"cancel","generation_id"?},
 {"type":"resume","generation_id","after"}. Server frames: the SPEC §4 events, one per frame; a bad frame gets an
 `error` event (without `seq`) and the connection stays open. Anonymous → close 4401; another user's conversation
 → close 4404.
@@ -22,7 +22,7 @@ from chats.generations import (
     generation_event_batches,
     generation_get,
 )
-from chats.validation import validate_message_content
+from chats.validation import AttachmentIdsField, validate_message_content
 from providers.errors import ProviderError
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -93,7 +93,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # --- frames ---
 
     async def _send_message(self, frame: dict):
-        unknown = set(frame) - {"type", "content", "message", "model"}
+        unknown = set(frame) - {"type", "content", "message", "model", "attachments"}
         if unknown:
             raise FrameError("unknown_field", f"Unknown fields: {', '.join(sorted(unknown))}.")
         content = frame.get("content", frame.get("message"))
@@ -107,9 +107,16 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         except exceptions.ValidationError as exc:
             raise FrameError(str(exc.get_codes()[0]) if isinstance(exc.get_codes(), list) else "invalid",
                              _detail(exc))
+        try:
+            attachments = AttachmentIdsField().run_validation(frame.get("attachments", []))
+        except exceptions.ValidationError as exc:
+            codes = exc.get_codes()
+            raise FrameError(str(codes[0]) if isinstance(codes, list) and codes else "invalid_attachment",
+                             _detail(exc))
         # An unusable model is a ProviderError from route resolution (invalid_model, unknown_provider, ...).
         generation = await aconversation_reply_start(user=self.user, conversation=self.conversation,
-                                                     content=content, model=model.strip() or None)
+                                                     content=content, model=model.strip() or None,
+                                                     attachments=attachments)
         await self._follow(generation.pk, 0)
 
     async def _cancel(self, frame: dict):

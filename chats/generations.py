@@ -8,8 +8,9 @@ Public API (views, consumers and compare build on it):
   default, else ``PARLEY_DEFAULT_MODEL``. Raises ProviderError (bad model, provider not configured) before anything
   is stored, and ConversationBusy (409) while another reply streams into the conversation; generations sharing a
   ``group_id`` (a compare fan-out) may run side by side.
-- ``conversation_reply_start`` / ``aconversation_reply_start(*, user, conversation, content, model=None)``: store the
-  user's message and start the reply in one transaction (nothing is stored on 409).
+- ``conversation_reply_start`` / ``aconversation_reply_start(*, user, conversation, content, model=None,
+  attachments=None)``: store the user's message (with its upload ids attached) and start the reply in one
+  transaction (nothing is stored on 409 or a refused attachment).
 - ``generation_events(generation_id, *, after=0) -> AsyncIterator[dict]``: the SPEC §4 events (each with ``type``
   and ``seq``) after ``after``: the missed ones replayed, then live ones, ending with ``done``. Works in any process.
   ``generation_event_batches`` is the same in batches, with ``[]`` after ``idle_timeout`` seconds of silence.
@@ -134,18 +135,28 @@ def resolve_model(*, conversation: Conversation, reply_to: Message | None, model
     )
 
 
-def chat_history(*, conversation: Conversation, up_to: Message | None) -> list[ChatMessage]:
+def chat_history(*, conversation: Conversation, up_to: Message | None, attachments=None) -> list[ChatMessage]:
     """The context a reply sees: every message up to `up_to` (all if None), only the selected sibling answers,
-    and assistant text even when it stopped early, but never an assistant turn that has no text."""
+    and assistant text even when it stopped early, but never an assistant turn that has no text. With an
+    `attachments` reader (uploads.attachments.AttachmentReader) user messages carry their attachments again."""
+    from uploads.selectors import uploads_by_id
+
     messages = conversation.messages.filter(role__in=[MessageRole.USER, MessageRole.ASSISTANT, MessageRole.TOOL])
     if up_to is not None:
         messages = messages.filter(Q(created_at__lt=up_to.created_at) | Q(pk=up_to.pk))
-    rows = messages.order_by("created_at", "id").values_list("role", "content", "reasoning", "metadata", "selected")
-    return [
-        ChatMessage(role=role, content=content, reasoning=reasoning, metadata=metadata or {})
-        for role, content, reasoning, metadata, selected in rows
-        if role != MessageRole.ASSISTANT or (selected and content)
-    ]
+    rows = [row for row in messages.order_by("created_at", "id").values_list(
+        "pk", "role", "content", "reasoning", "metadata", "selected", "attachments")
+        if row[1] != MessageRole.ASSISTANT or (row[5] and row[2])]
+    wanted = [item["id"] for row in rows if row[1] == MessageRole.USER and attachments is not None
+              for item in row[6] or () if isinstance(item, dict) and "id" in item]
+    files = uploads_by_id(wanted) if wanted else {}
+    history = []
+    for pk, role, content, reasoning, metadata, _selected, listed in rows:
+        uploads = [files[item["id"]] for item in listed or () if isinstance(item, dict) and item.get("id") in files]
+        current = up_to is not None and pk == up_to.pk
+        history.append(ChatMessage(role=role, content=content, reasoning=reasoning, metadata=metadata or {},
+                                   attachments=attachments.read(uploads, current=current) if uploads else []))
+    return history
 
 
 @dataclass
@@ -161,6 +172,7 @@ class StartPlan:
     group_id: uuid.UUID | None
     route: object
     request: ChatRequest
+    uploads: list = field(default_factory=list)  # the new user message's attachments
     generation_id: uuid.UUID = field(default_factory=uuid.uuid4)
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
@@ -170,9 +182,12 @@ class StartPlan:
 
 
 def _plan(*, user, conversation: Conversation, reply_to: Message | None, content: str | None, model: str | None,
-          group_id) -> StartPlan:
-    """Reads only: the model and its route (ProviderError if unusable), the history, and a first busy check."""
+          group_id, attachments: list | None = None) -> StartPlan:
+    """Reads only: the model and its route (ProviderError if unusable), the new message's attachments (400 if
+    not the caller's or not readable by the model), the history, and a first busy check."""
     from providers.gateway import resolve_route
+    from uploads.attachments import AttachmentReader
+    from uploads.selectors import attachments_for_message
 
     if content is None and reply_to is None:
         raise NoUserMessage()
@@ -181,13 +196,16 @@ def _plan(*, user, conversation: Conversation, reply_to: Message | None, content
     holder = Conversation.objects.filter(pk=conversation.pk).values_list("active_stream", flat=True).first()
     if holder is not None and holder != group_id and _has_active_generation(conversation.pk):
         raise ConversationBusy()
-    history = chat_history(conversation=conversation, up_to=reply_to)
+    uploads = attachments_for_message(owner=user, upload_ids=attachments or [])
+    reader = AttachmentReader(route=route, user_id=user.pk)
+    history = chat_history(conversation=conversation, up_to=reply_to, attachments=reader)
     if content is not None:
-        history.append(ChatMessage(role=MessageRole.USER, content=content))
+        history.append(ChatMessage(role=MessageRole.USER, content=content,
+                                   attachments=reader.read(uploads, current=True)))
     request = ChatRequest(messages=history, system=conversation.system_prompt, params=dict(conversation.params or {}))
     return StartPlan(user=user, conversation=conversation, reply_to=reply_to, content=content,
                      requested_model=(model or "").strip(), model=chosen, group_id=group_id, route=route,
-                     request=request)
+                     request=request, uploads=uploads)
 
 
 def _has_active_generation(conversation_id) -> bool:
@@ -204,7 +222,7 @@ def _commit(plan: StartPlan, runner: str) -> Generation:
         _take_conversation(conversation=conversation, lock_key=plan.lock_key)
         if plan.content is not None:
             reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
-                                      model=plan.requested_model)
+                                      model=plan.requested_model, attachments=plan.uploads)
             selected = True
         else:
             siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
@@ -266,9 +284,10 @@ def generation_start(*, user, conversation: Conversation, reply_to: Message, mod
                        group_id=group_id)
 
 
-def conversation_reply_start(*, user, conversation: Conversation, content: str, model: str | None = None) -> Generation:
+def conversation_reply_start(*, user, conversation: Conversation, content: str, model: str | None = None,
+                             attachments: list | None = None) -> Generation:
     return _start_sync(user=user, conversation=conversation, reply_to=None, content=content, model=model,
-                       group_id=None)
+                       group_id=None, attachments=attachments)
 
 
 def _start_sync(**kwargs) -> Generation:
@@ -289,9 +308,9 @@ async def ageneration_start(*, user, conversation: Conversation, reply_to: Messa
 
 
 async def aconversation_reply_start(*, user, conversation: Conversation, content: str,
-                                    model: str | None = None) -> Generation:
+                                    model: str | None = None, attachments: list | None = None) -> Generation:
     return await _start_async(user=user, conversation=conversation, reply_to=None, content=content, model=model,
-                              group_id=None)
+                              group_id=None, attachments=attachments)
 
 
 async def _start_async(**kwargs) -> Generation:
@@ -302,7 +321,7 @@ async def _start_async(**kwargs) -> Generation:
 
 def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: Conversation,
                         reply_to: Message | None, content: str | None, model: str | None,
-                        group_id=None) -> Generation:
+                        group_id=None, attachments: list | None = None) -> Generation:
     """From a worker thread of `loop` (db_call, sync_to_async): start a reply whose provider call runs in `loop`.
     Views call it inside their own thread hop, so a request costs one hop.
 
@@ -311,7 +330,7 @@ def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: 
     transaction, so storing adds nothing to the time to first token. Events wait in memory until the rows exist.
     """
     plan = _plan(user=user, conversation=conversation, reply_to=reply_to, content=content, model=model,
-                 group_id=group_id)
+                 group_id=group_id, attachments=attachments)
     run = _register(plan, loop)
     loop.call_soon_threadsafe(_launch, run, plan.route, plan.request)
     try:

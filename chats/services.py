@@ -33,8 +33,12 @@ def conversation_update(*, conversation: Conversation, **changes) -> Conversatio
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
-    """Deletes the conversation with its messages and generations (cascade, one transaction)."""
+    """Deletes the conversation with its messages, generations and uploaded files (one transaction; the files
+    leave storage once it commits)."""
+    from uploads.services import uploads_delete_for_messages
+
     with transaction.atomic():
+        uploads_delete_for_messages(conversation.messages.all())
         conversation.delete()
 
 
@@ -52,10 +56,16 @@ def message_create(
     model: str = "",
     attachments: list | None = None,
 ) -> Message:
-    """Add a message; the conversation becomes the most recent and, if untitled, takes its first words."""
+    """Add a message; the conversation becomes the most recent and, if untitled, takes its first words.
+    `attachments` are Uploads (checked by uploads.selectors.attachments_for_message), linked to the message."""
+    from uploads.services import attachment_summary, uploads_attach
+
+    uploads = attachments or []
     message = Message.objects.create(
-        conversation=conversation, role=role, content=content, model=model, attachments=attachments or []
+        conversation=conversation, role=role, content=content, model=model,
+        attachments=[attachment_summary(upload) for upload in uploads],
     )
+    uploads_attach(message=message, uploads=uploads)
     changes = {"updated_at": timezone.now()}
     if not conversation.title and role == MessageRole.USER and content.strip():
         changes["title"] = _auto_title(content)
@@ -67,6 +77,9 @@ def message_create(
 
 @transaction.atomic
 def messages_clear(*, conversation: Conversation) -> int:
+    from uploads.services import uploads_delete_for_messages
+
+    uploads_delete_for_messages(conversation.messages.all())
     deleted, _ = conversation.messages.all().delete()
     Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
     return deleted

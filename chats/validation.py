@@ -1,6 +1,6 @@
 """What valid chat input is: model names, generation params, and the size limits from settings."""
-import json
 import re
+import uuid
 
 from django.conf import settings
 from rest_framework import serializers
@@ -12,7 +12,7 @@ from core.serializers import StrictFieldsMixin
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9._:@+\-/]{1,200}$")
 MAX_OUTPUT_TOKENS = 1_000_000
 MAX_THINKING_BUDGET = 1_000_000
-MAX_ATTACHMENTS_CHARS = 64_000
+MAX_ATTACHMENTS = 20
 
 
 def validate_model_name(value: str, *, user_id: int | None = None) -> str:
@@ -59,16 +59,32 @@ def validate_message_content(value: str) -> str:
     return value
 
 
-def validate_attachments(value: list) -> list:
-    """Attachment references: objects or strings, small, and storable (PostgreSQL refuses NUL in JSON)."""
-    if any(not isinstance(item, dict | str) for item in value):
-        raise serializers.ValidationError("Each attachment is an object or a string.", code="invalid")
-    encoded = json.dumps(value)
-    if "\\u0000" in encoded:
-        raise serializers.ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
-    if len(encoded) > MAX_ATTACHMENTS_CHARS:
-        raise serializers.ValidationError("The attachment list is too long.", code="too_long")
-    return value
+class AttachmentIdsField(serializers.ListField):
+    """`"attachments": [upload ids]`: each an upload id (UUID), at most MAX_ATTACHMENTS; anything else is 400
+    `invalid_attachment` (whether the uploads are the caller's is checked when the message is stored)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField())
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", f"Ids of your uploads (POST /api/v1/uploads/), at most {MAX_ATTACHMENTS}.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise serializers.ValidationError("A list of upload ids.", code="invalid_attachment")
+        if len(data) > MAX_ATTACHMENTS:
+            raise serializers.ValidationError(f"At most {MAX_ATTACHMENTS} attachments.", code="too_many_attachments")
+        return [attachment_id(item) for item in data]
+
+
+def attachment_id(value) -> uuid.UUID:
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        return uuid.UUID(value)
+    except ValueError:
+        raise serializers.ValidationError("Each attachment is the id of one of your uploads.",
+                                          code="invalid_attachment") from None
 
 
 class _StrictFloat(serializers.FloatField):

@@ -53,6 +53,17 @@ def compare_models_validate(*, user_id: int, models: list[str] | None) -> list[s
     return models
 
 
+def compare_attachments_validate(*, user, upload_ids: list | None, models: list[str]) -> list:
+    """The uploads to send to every model: the caller's own, unattached, and readable by each model (400)."""
+    from uploads.attachments import attachments_check
+    from uploads.selectors import attachments_for_message
+
+    uploads = attachments_for_message(owner=user, upload_ids=upload_ids or [])
+    for model in models:
+        attachments_check(uploads=uploads, model=model, user_id=user.pk)
+    return uploads
+
+
 @dataclass
 class CompareRun:
     conversation: Conversation
@@ -67,7 +78,7 @@ class CompareRun:
 _background: set[asyncio.Task] = set()
 
 
-def _store_prompt(*, user, prompt: str, conversation_id) -> tuple[Conversation, Message]:
+def _store_prompt(*, user, prompt: str, conversation_id, attachments: list) -> tuple[Conversation, Message]:
     from chats.selectors import conversation_get
     from chats.services import conversation_create, message_create
 
@@ -76,24 +87,31 @@ def _store_prompt(*, user, prompt: str, conversation_id) -> tuple[Conversation, 
             conversation = conversation_get(user=user, conversation_id=conversation_id)
         else:
             conversation = conversation_create(owner=user)
-        message = message_create(conversation=conversation, content=prompt, role=MessageRole.USER)
+        message = message_create(conversation=conversation, content=prompt, role=MessageRole.USER,
+                                 attachments=attachments)
     return conversation, message
 
 
 def _discard(*, conversation: Conversation, message: Message, created: bool) -> None:
-    """Undo the stored prompt when not one model could be started (the conversation is busy)."""
+    """Undo the stored prompt when not one model could be started (the conversation is busy); its uploads
+    become unattached again, so the same ids can be sent once more."""
+    from uploads.services import uploads_detach
+
+    uploads_detach(message=message)
     if created:
         conversation.delete()
     else:
         message.delete()
 
 
-async def compare_start(*, user, prompt: str, models: list[str], conversation_id=None) -> CompareRun:
-    """Store the prompt and start one generation per model, all sharing a group id; they run concurrently."""
+async def compare_start(*, user, prompt: str, models: list[str], conversation_id=None,
+                        attachments: list | None = None) -> CompareRun:
+    """Store the prompt (with its attachments, which every model gets) and start one generation per model, all
+    sharing a group id; they run concurrently."""
     from chats.generations import ageneration_start
 
     conversation, message = await sync_to_async(_store_prompt)(
-        user=user, prompt=prompt, conversation_id=conversation_id)
+        user=user, prompt=prompt, conversation_id=conversation_id, attachments=attachments or [])
     run = CompareRun(conversation, message, uuid.uuid4())
     try:
         for model in models:

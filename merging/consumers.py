@@ -114,7 +114,8 @@ class CompareConsumer(AsyncJsonWebsocketConsumer):
         data = {k: v for k, v in frame.items() if k != "type"}
         validated = await sync_to_async(compare_request_validate)(data, self.user)
         run = await compare_start(user=self.user, prompt=validated["prompt"], models=validated["models"],
-                                  conversation_id=validated.get("conversation_id"))
+                                  conversation_id=validated.get("conversation_id"),
+                                  attachments=validated["attachments"])
         await self._start_following(run, {})
 
     async def _follow_group(self, frame: dict):

@@ -260,7 +260,7 @@ class AnthropicMessagesAdapter(HttpAdapter):
             page = response.json()
             for item in page.get("data") or ():
                 model_id = item["id"]
-                capabilities = ["text", "vision", "tools"]
+                capabilities = ["text", "vision", "pdf", "tools"]  # every current Claude reads images and PDFs
                 if not model_id.startswith(("claude-3-5", "claude-3-haiku", "claude-3-opus", "claude-3-sonnet")):
                     capabilities.append("reasoning")
                 models.append({"id": f"{route.provider}/{model_id}", "provider": route.provider,

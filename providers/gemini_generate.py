@@ -244,7 +244,7 @@ class GeminiGenerateAdapter(HttpAdapter):
                 if "generateContent" not in (item.get("supportedGenerationMethods") or ()):
                     continue  # embeddings, AQA and the like cannot chat
                 model_id = item["name"].removeprefix("models/")
-                capabilities = ["text", "vision", "tools"] + (["reasoning"] if item.get("thinking") else [])
+                capabilities = ["text", "vision", "pdf", "tools"] + (["reasoning"] if item.get("thinking") else [])
                 models.append({"id": f"{route.provider}/{model_id}", "provider": route.provider,
                                "name": item.get("displayName") or model_id,
                                "context_length": item.get("inputTokenLimit"),

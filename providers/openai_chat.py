@@ -27,6 +27,15 @@ PASSTHROUGH_PARAMS = ("tool_choice", "parallel_tool_calls", "stop", "response_fo
                       "frequency_penalty")
 
 
+OPENAI_VISION_PREFIXES = ("gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-4-turbo", "gpt-5", "o1", "o3", "o4")
+XAI_VISION_PREFIXES = ("grok-4", "grok-2-vision", "grok-vision")
+KNOWN_INPUTS = {
+    "openai": lambda model_id: ({"image", "file"} if model_id.startswith(OPENAI_VISION_PREFIXES)
+                                and "mini-tts" not in model_id and "audio" not in model_id else set()),
+    "xai": lambda model_id: {"image"} if model_id.startswith(XAI_VISION_PREFIXES) else set(),
+}
+
+
 def spec_for(route: Route) -> ProviderSpec:
     return get_spec(route.provider) or custom_spec(slug=route.provider, name=route.provider, base_url=route.base_url)
 
@@ -399,9 +408,13 @@ class OpenAIChatAdapter(HttpAdapter):
     def _entry(self, provider: str, item: dict) -> dict:
         pricing = item.get("pricing") or {}
         capabilities = ["text"]
-        modalities = (item.get("architecture") or {}).get("input_modalities") or []
+        modalities = set((item.get("architecture") or {}).get("input_modalities") or [])
+        # OpenAI's and xAI's model lists say nothing of inputs: their vision models are known by name.
+        modalities |= KNOWN_INPUTS.get(provider, lambda model_id: set())(str(item["id"]))
         if "image" in modalities:
             capabilities.append("vision")
+        if "file" in modalities:
+            capabilities.append("pdf")
         supported = item.get("supported_parameters") or []
         if "tools" in supported:
             capabilities.append("tools")

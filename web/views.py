@@ -11,6 +11,7 @@ from accounts.services import api_token_create, api_token_revoke, user_sign_up
 from chats.selectors import conversation_get, conversation_list, preset_list
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
+from uploads.speech import live_url, stt_configured
 from web.forms import ApiTokenForm, SignUpForm
 from web.security import content_security_policy
 from web.selectors import conversation_page_data, provider_configured
@@ -25,6 +26,9 @@ def _ui_config(request) -> dict:
         "compare_models": list(settings.PARLEY_COMPARE_MODELS),
         "providers": PROVIDERS,
         "max_message_chars": settings.PARLEY_MAX_MESSAGE_CHARS,
+        "upload_max_bytes": settings.PARLEY_UPLOAD_MAX_BYTES,
+        # The microphone shows only when the server can mint Deepgram tokens; never the key itself.
+        "stt": {"live_url": live_url()} if stt_configured() else None,
         "presets": [
             {"id": p.id, "name": p.name, "model": p.model, "system_prompt": p.system_prompt, "params": p.params or {}}
             for p in preset_list(user=request.user)

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from chats.models import Generation
 from chats.runs import RUNS
-from chats.validation import ParamsSerializer, validate_message_content
+from chats.validation import AttachmentIdsField, ParamsSerializer, validate_message_content
 from core.serializers import StrictFieldsMixin
 
 
@@ -44,6 +44,7 @@ class CompletionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
                                     help_text="Same as `content` (seed clients).")
     model = serializers.CharField(required=False, allow_blank=True, max_length=300,
                                   help_text="`provider/model-id`; defaults to the conversation's model.")
+    attachments = AttachmentIdsField()
 
     def validate(self, attrs):
         if ("content" in attrs) == ("message" in attrs):

@@ -3,16 +3,16 @@ from rest_framework import serializers
 
 from chats.models import Conversation, Message, Preset
 from chats.validation import (
+    AttachmentIdsField,
     ParamsSerializer,
-    validate_attachments,
     validate_message_content,
     validate_model_name,
     validate_system_prompt,
     validate_title,
 )
 from core.serializers import StrictFieldsMixin
+from uploads.api.serializers import AttachmentSerializer
 
-MAX_ATTACHMENTS = 20
 MODEL_NAME_MAX = Message._meta.get_field("model").max_length  # the columns that store model names
 
 
@@ -80,7 +80,7 @@ class MessageSerializer(serializers.ModelSerializer):
     cost = serializers.DecimalField(max_digits=14, decimal_places=8, coerce_to_string=False, read_only=True,
                                     allow_null=True)
     usage = serializers.DictField(read_only=True)
-    attachments = serializers.ListField(read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
     metadata = serializers.DictField(read_only=True)
 
     class Meta:
@@ -104,16 +104,10 @@ class MessageCreateSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.S
         required=False, allow_blank=True, max_length=MODEL_NAME_MAX,
         help_text="Per-message model override, `provider/model-id`.",
     )
-    attachments = serializers.ListField(
-        child=serializers.JSONField(), required=False, max_length=MAX_ATTACHMENTS,
-        help_text="Attachment references (see uploads).",
-    )
+    attachments = AttachmentIdsField()
 
     def validate_model(self, value):
         return self._model(value)
-
-    def validate_attachments(self, value):
-        return validate_attachments(value)
 
     def validate(self, attrs):
         if "content" in attrs and "message" in attrs:

@@ -230,7 +230,7 @@ def _store_and_reply(loop, user, conversation_id, body):
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     data = _validated(CompletionRequestSerializer, body, user)
     return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=None, content=data["content"],
-                               model=data.get("model") or None)
+                               model=data.get("model") or None, attachments=data.get("attachments"))
 
 
 # --- generations -----------------------------------------------------------------------------------------------------

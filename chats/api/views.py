@@ -13,8 +13,11 @@ from chats.api.serializers import (
     PresetSerializer,
     PresetWriteSerializer,
 )
+from chats.generations import resolve_model
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response
+from uploads.attachments import attachments_check
+from uploads.selectors import attachments_for_message
 
 
 def _valid(serializer_class, request, **kwargs) -> dict:
@@ -121,7 +124,10 @@ class MessageListView(APIView):
         description=(
             "Stores a user message (`content`, or `message` as seed-000 clients send it). Then stream the "
             "reply with `GET .../stream/?model=`. An empty or whitespace-only message is 400 `blank`; one over "
-            "PARLEY_MAX_MESSAGE_CHARS is 413 `too_large`; `model` must be `provider/model-id`."
+            "PARLEY_MAX_MESSAGE_CHARS is 413 `too_large`; `model` must be `provider/model-id`. `attachments` are "
+            "ids of your uploads: an unknown or foreign id is 400 `invalid_attachment`, one already attached to "
+            "another message 400 `attachment_in_use`, an image for a model without `vision` 400 "
+            "`unsupported_attachment`."
         ),
         parameters=[_CONVERSATION_ID],
         request=MessageCreateSerializer,
@@ -130,7 +136,10 @@ class MessageListView(APIView):
     def post(self, request, conversation_id):
         conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         fields = _valid(MessageCreateSerializer, request)
-        message = services.message_create(conversation=conversation, **fields)
+        uploads = attachments_for_message(owner=request.user, upload_ids=fields.pop("attachments", []))
+        model = resolve_model(conversation=conversation, reply_to=None, model=fields.get("model"))
+        attachments_check(uploads=uploads, model=model, user_id=request.user.pk)
+        message = services.message_create(conversation=conversation, attachments=uploads, **fields)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

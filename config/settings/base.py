@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "chats",
     "merging",
     "openai_api",
+    "uploads",
     "web",
 ]
 
@@ -132,6 +133,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "providers.tasks.refresh_catalog",
         "schedule": float(env.int("MODEL_CATALOG_TTL", default=3600)),
     },
+    "expire-uploads": {
+        "task": "uploads.tasks.expire_uploads",
+        "schedule": float(env.int("PARLEY_UPLOAD_SWEEP_SECONDS", default=3600)),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -153,11 +158,23 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Uploaded attachments: any Django storage backend (e.g. django-storages' S3 backend, configured by its own
+# settings); the file-system default keeps them under PARLEY_UPLOAD_ROOT.
+PARLEY_UPLOAD_STORAGE = env("PARLEY_UPLOAD_STORAGE", default="django.core.files.storage.FileSystemStorage")
+PARLEY_UPLOAD_ROOT = env.path("PARLEY_UPLOAD_ROOT", default=str(VAR_DIR / "uploads"))
+
+
+def upload_storage_config(root) -> dict:
+    options = {"location": str(root)} if PARLEY_UPLOAD_STORAGE.endswith(".FileSystemStorage") else {}
+    return {"BACKEND": PARLEY_UPLOAD_STORAGE, "OPTIONS": options}
+
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "uploads": upload_storage_config(PARLEY_UPLOAD_ROOT),
 }
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -190,6 +207,8 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "chats.models.MessageStatus",
         "GenerationStatusEnum": "chats.models.GenerationStatus",
         "MergeStatusEnum": "merging.models.MergeStatus",
+        "UploadKindEnum": "uploads.models.UploadKind",
+        "MergeKindEnum": "merging.models.MergeKind",
         "HealthStatusEnum": ["ok", "degraded"],
     },
 }
@@ -218,7 +237,17 @@ PARLEY_PROVIDER_RETRY_WAIT_CAP = env.float("PARLEY_PROVIDER_RETRY_WAIT_CAP", def
 PARLEY_PROVIDER_MAX_CONNECTIONS = env.int("PARLEY_PROVIDER_MAX_CONNECTIONS", default=1000)
 APP_URL = env("APP_URL", default="http://127.0.0.1:8000")
 APP_TITLE = env("APP_TITLE", default="Parley")
+# Attachments (SPEC §6): bytes per file, pixels per image, hours an upload no message uses is kept.
+PARLEY_UPLOAD_MAX_BYTES = env.int("PARLEY_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+PARLEY_UPLOAD_MAX_PIXELS = env.int("PARLEY_UPLOAD_MAX_PIXELS", default=40_000_000)
+PARLEY_UPLOAD_UNATTACHED_HOURS = env.float("PARLEY_UPLOAD_UNATTACHED_HOURS", default=24)
+# How often the retention sweep runs: beat's schedule, or (no broker) at most this often after an upload.
+PARLEY_UPLOAD_SWEEP_SECONDS = env.int("PARLEY_UPLOAD_SWEEP_SECONDS", default=3600)
+# Speech-to-text: short-lived Deepgram tokens for the browser; the key never leaves the server.
 DEEPGRAM_API_KEY = env("DEEPGRAM_API_KEY", default="")
+DEEPGRAM_BASE_URL = env("DEEPGRAM_BASE_URL", default="https://api.deepgram.com")
+PARLEY_STT_TOKEN_TTL = env.int("PARLEY_STT_TOKEN_TTL", default=30)
+PARLEY_STT_TOKENS_PER_MINUTE = env.int("PARLEY_STT_TOKENS_PER_MINUTE", default=10)
 PARLEY_MAX_TITLE_LENGTH = env.int("PARLEY_MAX_TITLE_LENGTH", default=200)
 PARLEY_MAX_SYSTEM_PROMPT_CHARS = env.int("PARLEY_MAX_SYSTEM_PROMPT_CHARS", default=20_000)
 PARLEY_MAX_MESSAGE_CHARS = env.int("PARLEY_MAX_MESSAGE_CHARS", default=100_000)

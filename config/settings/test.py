@@ -1,6 +1,6 @@
 """Test settings: the embedded defaults, or PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set."""
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, VAR_DIR, env
+from .base import DATABASES, VAR_DIR, env, upload_storage_config
 
 DEBUG = False
 SECRET_KEY = "parley-test-secret-key-not-for-production-0123456789abcdef"
@@ -23,4 +23,6 @@ WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Tests that look at stored files point this at a temporary directory of their own.
+    "uploads": upload_storage_config(VAR_DIR / f"test-uploads-{_TEST_DB}"),
 }

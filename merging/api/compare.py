@@ -13,6 +13,7 @@ from core.openapi import error_responses
 from merging.api.serializers import CompareRequestSerializer, CompareResponseSerializer
 from merging.api.sse import event_stream_response
 from merging.compare import (
+    compare_attachments_validate,
     compare_collect,
     compare_events,
     compare_models_validate,
@@ -27,7 +28,8 @@ model (`reply_to` = the user message), each produced by a generation of its own 
 with `POST /api/v1/messages/{id}/select/`.
 
 Every model is checked before anything is stored: 400 `invalid_model`, `unknown_provider`,
-`provider_not_configured`, `duplicate_models`, `too_many_models` (over 8), `no_models`; 404 for a foreign
+`provider_not_configured`, `duplicate_models`, `too_many_models` (over 8), `no_models`, `invalid_attachment`,
+`attachment_in_use`, `unsupported_attachment` (an image for a model without vision); 404 for a foreign
 `conversation_id`; 409 while another reply streams in that conversation; 413 for a prompt over
 PARLEY_MAX_MESSAGE_CHARS.
 
@@ -47,6 +49,8 @@ def compare_request_validate(data: dict, user) -> dict:
     serializer.is_valid(raise_exception=True)
     validated = dict(serializer.validated_data)
     validated["models"] = compare_models_validate(user_id=user.pk, models=validated.get("models"))
+    validated["attachments"] = compare_attachments_validate(user=user, upload_ids=validated.get("attachments"),
+                                                            models=validated["models"])
     return validated
 
 
@@ -69,7 +73,7 @@ class CompareSchema(APIView):
 async def compare_view(request, user):
     data = await sync_to_async(compare_request_validate)(json_body(request), user)
     run = await compare_start(user=user, prompt=data["prompt"], models=data["models"],
-                              conversation_id=data.get("conversation_id"))
+                              conversation_id=data.get("conversation_id"), attachments=data["attachments"])
     ids = {"conversation_id": str(run.conversation.id), "user_message_id": str(run.user_message.id),
            "group_id": str(run.group_id)}
     if data["stream"]:

@@ -2,6 +2,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from chats.validation import AttachmentIdsField
 from core.serializers import StrictFieldsMixin
 from merging.models import MergeHistory, MergeJob
 
@@ -77,6 +78,7 @@ class CompareRequestSerializer(StrictFieldsMixin, serializers.Serializer):
                                             help_text="Ask inside this conversation (with its history).")
     stream = serializers.BooleanField(required=False, default=False,
                                       help_text="Answer with SSE events tagged by model instead of JSON.")
+    attachments = AttachmentIdsField(help_text="Ids of your uploads; every model gets the same attachments.")
 
     def validate_prompt(self, value: str) -> str:
         from chats.validation import validate_message_content

@@ -3,6 +3,7 @@ import asyncio
 import hashlib
 import json
 import re
+import secrets
 import threading
 import time
 from urllib.parse import parse_qs
@@ -11,17 +12,21 @@ from providers.fake import parts, wire
 from providers.fake.scripts import behaviour_name, plan_for
 
 GEMINI_STREAM = re.compile(r"^/gemini/v1beta/models/(?P<model>[^/:]+):streamGenerateContent$")
+DEEPGRAM_GRANT = ("/v1/auth/grant", "/deepgram/v1/auth/grant")
+DEEPGRAM_LISTEN = ("/v1/listen", "/deepgram/v1/listen")
 OPENAI_PATH = re.compile(r"^/(?P<slug>[a-z0-9][a-z0-9_-]*)/(?P<rest>chat/completions|models|key)$")
 
 
 class FakeProviderApp:
-    """Speaks OpenAI chat completions (any slug), Anthropic Messages and Gemini on the SPEC paths."""
+    """Speaks OpenAI chat completions (any slug), Anthropic Messages and Gemini on the SPEC paths, and Deepgram's
+token grant and live socket (`/deepgram/v1/...`, or `/v1/...`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.recorded: list[dict] = []
         self.seen_prompts: set[str] = set()
         self.failing_model_lists: set[str] = set()
+        self.deepgram_tokens: set[str] = set()
 
     # --- inspection ---------------------------------------------------------------------------
     def requests(self) -> list[dict]:
@@ -33,6 +38,7 @@ class FakeProviderApp:
             self.recorded.clear()
             self.seen_prompts.clear()
             self.failing_model_lists.clear()
+            self.deepgram_tokens.clear()
 
     # --- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope, receive, send):
@@ -44,6 +50,8 @@ class FakeProviderApp:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            return await self._listen(scope, receive, send)
         if scope["type"] != "http":
             return
         body = b""
@@ -80,6 +88,8 @@ class FakeProviderApp:
         return await _respond(send, 404, {"content-type": "application/json"}, b'{"error":"not found"}')
 
     async def _route(self, method, path, query, headers, payload, record, receive, send):
+        if path in DEEPGRAM_GRANT and method == "POST":
+            return await self._deepgram_grant(headers, payload, send)
         if path == "/anthropic/v1/messages" and method == "POST":
             return await self._chat("anthropic_messages", "anthropic", headers.get("x-api-key", ""),
                                     (payload or {}).get("model", ""), payload, record, receive, send)
@@ -106,6 +116,48 @@ class FakeProviderApp:
                     {"data": {"label": "fake key", "usage": 0, "limit": None, "is_free_tier": False}}))
         return await _respond(send, 404, {"content-type": "application/json"},
                               b'{"error":{"message":"Not found","code":404}}')
+
+    async def _deepgram_grant(self, headers, payload, send):
+        """Deepgram's token grant: `Authorization: Token <key>`; the key `bad-key` (or none) is refused."""
+        scheme, _, key = headers.get("authorization", "").partition(" ")
+        if scheme != "Token" or not key.strip() or key.strip() == "bad-key":
+            return await _respond(send, 401, {"content-type": "application/json"}, wire._json(
+                {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials.", "request_id": "fake-request"}))
+        ttl = (payload or {}).get("ttl_seconds", 30)
+        token = f"fake-dg-{secrets.token_hex(16)}"
+        with self._lock:
+            self.deepgram_tokens.add(token)
+        return await _respond(send, 200, {"content-type": "application/json"},
+                              wire._json({"access_token": token, "expires_in": ttl}))
+
+    async def _listen(self, scope, receive, send):
+        """Deepgram's live socket: a token it granted, offered as `Sec-WebSocket-Protocol: bearer, <token>`;
+        once audio arrives it answers with an interim and a final transcript."""
+        # Some servers pass the header's comma-separated list as one item: split it either way.
+        offered = [p.strip() for item in scope.get("subprotocols") or () for p in item.split(",") if p.strip()]
+        if (await receive())["type"] != "websocket.connect":
+            return
+        token = offered[1] if len(offered) == 2 and offered[0] == "bearer" else ""
+        with self._lock:
+            known = token in self.deepgram_tokens
+            self.recorded.append({"method": "WEBSOCKET", "path": scope["path"], "query": scope.get(
+                "query_string", b"").decode(), "headers": {}, "json": None, "subprotocols": offered, "at": time.time()})
+        if scope["path"] not in DEEPGRAM_LISTEN or not known:
+            return await send({"type": "websocket.close", "code": 1008})
+        await send({"type": "websocket.accept", "subprotocol": "bearer"})
+        answered = False
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") and not answered:
+                answered = True
+                for words, final in (("hello", False), ("hello from the fake microphone", True)):
+                    await send({"type": "websocket.send", "text": wire._json({
+                        "type": "Results", "is_final": final, "speech_final": final,
+                        "channel": {"alternatives": [{"transcript": words, "confidence": 0.99}]}}).decode()})
+            elif message.get("text") and '"CloseStream"' in message["text"]:
+                return await send({"type": "websocket.close", "code": 1000})
 
     async def _refuse(self, protocol, slug, kind, key, send):
         status, headers, body = wire.error_response(protocol, slug, kind, key)
@@ -265,7 +317,7 @@ class FakeProviderServer:
         import uvicorn
 
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off",
-                                ws="none", access_log=False, timeout_graceful_shutdown=1)
+                                ws="websockets-sansio", access_log=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-provider", daemon=True)
         self._thread.start()

@@ -127,6 +127,9 @@
     input.style.height = Math.min(input.scrollHeight, 240) + "px";
   }
   input.addEventListener("input", autosize);
+  const files = P.composerFiles({ form, input, maxBytes: config.upload_max_bytes || 20 * 1024 * 1024 });
+  const micBtn = document.getElementById("mic-btn");
+  if (micBtn && config.stt) P.voiceInput({ button: micBtn, input, liveUrl: config.stt.live_url, onChange: autosize });
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
@@ -136,15 +139,24 @@
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const content = input.value.trim();
-    if (!content || busy) return;
+    if (busy) return;
+    if (files.pending()) {
+      P.toast("Wait a moment: the files are still uploading");
+      return;
+    }
+    if (!content) {
+      if (document.querySelector(".composer-file.ready")) P.toast("Add a message to send with the files");
+      return;
+    }
     if (!model) {
       P.toast("Choose a model first");
       return;
     }
+    const taken = files.take();
     input.value = "";
     autosize();
-    if (mode === "new") startConversation(content);
-    else sendMessage(content);
+    if (mode === "new") startConversation(content, taken);
+    else sendMessage(content, taken);
   });
   stopBtn.addEventListener("click", () => stream && stream.cancel());
   document.addEventListener("keydown", (e) => {
@@ -159,7 +171,7 @@
   }
 
   // A new chat exists only once it has a first message: create it, then hand the message to its page.
-  async function startConversation(content) {
+  async function startConversation(content, taken) {
     setBusy(true);
     try {
       const title = content.replace(/\s+/g, " ").slice(0, 80);
@@ -169,11 +181,12 @@
         system_prompt: settings.system_prompt,
         params: settings.params,
       });
-      sessionStorage.setItem("parley:pending:" + conv.id, JSON.stringify({ content, model }));
+      sessionStorage.setItem("parley:pending:" + conv.id, JSON.stringify({ content, model, attachments: files.shown(taken) }));
       window.location.href = `/c/${conv.id}/`;
     } catch (err) {
       setBusy(false);
       input.value = content;
+      files.restore(taken);
       P.toast("Could not start the conversation: " + err.message);
     }
   }
@@ -184,8 +197,9 @@
   const toBottom = () => (scroller.scrollTop = scroller.scrollHeight);
 
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : null);
-  function userBubble(content, createdAt) {
-    return el("div", { class: "msg msg-user", title: when(createdAt) }, el("div", { class: "msg-body", text: content }));
+  function userBubble(content, createdAt, attachments) {
+    return el("div", { class: "msg msg-user", title: when(createdAt) }, P.attachmentList(attachments),
+      el("div", { class: "msg-body", text: content }));
   }
 
   /** One assistant reply on screen; `update*` methods are called as events arrive. */
@@ -326,7 +340,7 @@
       }
     }
     for (const m of messageList) {
-      if (m.role === "user") messagesEl.append(userBubble(m.content, m.created_at));
+      if (m.role === "user") messagesEl.append(userBubble(m.content, m.created_at, m.attachments));
       else if (m.role === "assistant") {
         const group = m.reply_to ? siblings.get(m.reply_to) : null;
         if (group && group.length > 1) {
@@ -459,14 +473,15 @@
       if (evt.type === "done" && this.generation) this.generation.done = true;
       this.onEvent(evt);
     }
-    async send(content, chosenModel) {
+    async send(content, chosenModel, attachments) {
       this.generation = null;
       this.awaitingStart = true;
+      const frame = { content, model: chosenModel, attachments: attachments || [] };
       if (await this.connect()) {
-        this.ws.send(JSON.stringify({ type: "send", content, model: chosenModel }));
+        this.ws.send(JSON.stringify(Object.assign({ type: "send" }, frame)));
         return;
       }
-      await this.sse(`/api/v1/conversations/${this.id}/completions/`, "POST", { content, model: chosenModel });
+      await this.sse(`/api/v1/conversations/${this.id}/completions/`, "POST", frame);
     }
     async resume(generationId, after) {
       this.generation = { id: generationId, lastSeq: after || 0, done: false };
@@ -509,7 +524,25 @@
 
   let current = null; // the Reply being streamed
   let replaceOnReplay = false;
+  // A send the server has not accepted yet: refused for its attachments, it goes back into the composer.
+  let unconfirmed = null;
+  const ATTACHMENT_REFUSALS = new Set(["unsupported_attachment", "invalid_attachment", "attachment_in_use"]);
   const stream = new ConversationStream(conversationId, (evt) => {
+    if (unconfirmed && evt.type === "error" && ATTACHMENT_REFUSALS.has(evt.code)) {
+      const refused = unconfirmed;
+      unconfirmed = null;
+      refused.bubble.remove();
+      if (current) current.node.remove();
+      current = null;
+      setBusy(false);
+      if (!input.value.trim()) input.value = refused.content;
+      autosize();
+      files.restore(refused.taken);
+      P.toast(evt.message || evt.code);
+      input.focus();
+      return;
+    }
+    if (evt.type === "start") unconfirmed = null;
     if (!current) {
       if (evt.type !== "start") return;
       current = new Reply({ status: "streaming", model: evt.model });
@@ -574,13 +607,17 @@
     current.schedule();
   });
 
-  function sendMessage(content) {
-    messagesEl.append(userBubble(content));
+  function sendMessage(content, taken, shownAttachments) {
+    taken = taken || [];
+    const bubble = userBubble(content, null, shownAttachments || files.shown(taken));
+    messagesEl.append(bubble);
+    unconfirmed = { content, taken, bubble };
     current = new Reply({ status: "streaming", model });
     messagesEl.append(current.node);
     toBottom();
     setBusy(true);
-    stream.send(content, model).catch((err) => {
+    const ids = shownAttachments ? shownAttachments.map((a) => a.id) : files.ids(taken);
+    stream.send(content, model, ids).catch((err) => {
       stream.onEvent({ type: "error", message: err.message });
       stream.onEvent({ type: "done", status: "failed" });
     });
@@ -641,12 +678,12 @@
     const pending = sessionStorage.getItem(key);
     if (pending) {
       sessionStorage.removeItem(key);
-      const { content, model: pendingModel } = JSON.parse(pending);
+      const { content, model: pendingModel, attachments } = JSON.parse(pending);
       if (pendingModel) {
         model = pendingModel;
         showModel();
       }
-      sendMessage(content);
+      sendMessage(content, [], attachments || []);
     } else {
       stream.connect();
     }

@@ -9,8 +9,7 @@ UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
-@pytest.mark.parametrize("path", ["/api/v1/uploads/", "/api/v1/uploads/abc/", "/api/v1/mcp/servers/",
-                                  "/api/v1/stt/deepgram/token/", "/api/v1/no-such-thing/"])
+@pytest.mark.parametrize("path", ["/api/v1/mcp/servers/", "/api/v1/no-such-thing/"])
 def test_unknown_api_paths_are_a_json_404_for_every_method(method, path):
     # enforce_csrf_checks: like a real client, which has no CSRF cookie.
     client = Client(enforce_csrf_checks=True)
@@ -20,6 +19,15 @@ def test_unknown_api_paths_are_a_json_404_for_every_method(method, path):
         response = getattr(client, method)(path, data="{}", content_type="application/json")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+@pytest.mark.parametrize("path", ["/api/v1/uploads/", f"/api/v1/uploads/{UUID}/", f"/api/v1/uploads/{UUID}/content/",
+                                  "/api/v1/stt/deepgram/token/"])
+def test_attachment_and_voice_endpoints_need_a_signed_in_caller(method, path):
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail", "code"}
 
 
 def test_a_session_post_without_csrf_is_a_json_403(user):

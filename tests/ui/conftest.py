@@ -18,16 +18,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(request):
     # One Chromium per module, not per session: Playwright's sync API keeps an event loop running in this
-    # thread while it lives, which must be gone before tests of other packages (some async) run.
+    # thread while it lives, which must be gone before tests of other packages (some async) run. A module may
+    # add switches of its own (CHROMIUM_EXTRA_ARGS, e.g. a fake microphone).
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs it")
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        extra = list(getattr(request.module, "CHROMIUM_EXTRA_ARGS", ()))
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + extra)
         yield chromium
         chromium.close()
 

@@ -27,8 +27,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Fake provider on {url}. Point Parley at it with:")
         for slug, spec in PROVIDERS.items():
             self.stdout.write(f"  {spec.base_url_env}={url}/{slug} {spec.key_env}=fake-{slug}")
+        self.stdout.write(f"  DEEPGRAM_BASE_URL={url}/deepgram DEEPGRAM_API_KEY=fake-deepgram")
         self.stdout.write("Models: echo, story-N-D, think-N-D, tools, cite, utf8, fail-after-N, truncate-after-N, "
-                          "ratelimit, ratelimit-once, overloaded, badkey, nocredit, notjson, slow-first-D.")
+                          "ratelimit, ratelimit-once, overloaded, badkey, nocredit, notjson, slow-first-D, describe.")
         self.stdout.flush()
-        config = uvicorn.Config(FakeProviderApp(), log_level="warning", lifespan="off", ws="none")
+        config = uvicorn.Config(FakeProviderApp(), log_level="warning", lifespan="off", ws="websockets-sansio")
         uvicorn.Server(config).run(sockets=[sock])
