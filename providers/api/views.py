@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.openapi import error_responses, id_parameter
 from core.serializers import StrictFieldsMixin
+from core.throttling import CatalogRefreshThrottle
 from providers import errors, selectors, services
 from providers.gateway import configured_providers
 from providers.models import CustomEndpoint
@@ -87,12 +88,15 @@ def _entry(row) -> dict:
     def price(value):
         return None if value is None else format(value.normalize(), "f")
 
-    return {"id": row.id, "provider": row.provider, "name": row.name, "context_length": row.context_length,
+    return {"id": row.model_name, "provider": row.provider, "name": row.name, "context_length": row.context_length,
             "pricing": {"prompt": price(row.pricing_prompt), "completion": price(row.pricing_completion)},
             "capabilities": row.capabilities or []}
 
 
 class ModelCatalogView(APIView):
+    def get_throttles(self):
+        return [*super().get_throttles(), CatalogRefreshThrottle()]
+
     @extend_schema(
         operation_id="models_list",
         summary="The model catalog",
@@ -114,20 +118,25 @@ class ModelCatalogView(APIView):
             if provider not in usable:
                 raise exceptions.ValidationError({"provider": [f"'{provider}' is not a provider you can use."]})
             usable = [provider]
-        fetches = selectors.catalog_fetches(providers=usable)
+        user_id = request.user.pk
+        fetches = selectors.catalog_fetches(providers=usable, user_id=user_id)
         refresh = request.query_params.get("refresh") in ("1", "true", "yes")
         stale = selectors.catalog_stale(providers=usable, fetches=fetches)
         cached = True
         if refresh or (stale and not settings.CELERY_BROKER_URL):
-            services.catalog_refresh(user_id=request.user.pk, providers=stale if not refresh else usable)
-            fetches, cached = selectors.catalog_fetches(providers=usable), False
+            services.catalog_refresh(user_id=user_id, providers=stale if not refresh else usable)
+            fetches, cached = selectors.catalog_fetches(providers=usable, user_id=user_id), False
         elif stale:
             from core.dispatch import dispatch_task
             from providers.tasks import refresh_catalog
 
-            dispatch_task(refresh_catalog)
+            private = selectors.private_catalog_providers(user_id=user_id)
+            if set(stale) - private:
+                dispatch_task(refresh_catalog)
+            if set(stale) & private:
+                dispatch_task(refresh_catalog, providers=sorted(set(stale) & private), user_id=user_id)
         rows = selectors.catalog_list(providers=usable, q=request.query_params.get("q", "").strip(),
-                                      capability=request.query_params.get("capability", "").strip())
+                                      capability=request.query_params.get("capability", "").strip(), user_id=user_id)
         times = [f.fetched_at for f in fetches.values() if f.fetched_at is not None]
         return Response({"models": [_entry(row) for row in rows], "cached": cached,
                          "fetched_at": min(times).isoformat() if times else None})
