@@ -1,4 +1,6 @@
 """Test settings: the embedded defaults, or PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set."""
+import uuid
+
 from .base import *  # noqa: F401,F403
 from .base import DATABASES, VAR_DIR, env
 
@@ -24,3 +26,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Throttle counters of this process only (tests/conftest.py narrows it to one test): parallel runs sharing a Redis,
+# and live-server subprocesses, never count each other's requests.
+PARLEY_THROTTLE_PREFIX = f"throttle-{uuid.uuid4().hex[:12]}"
