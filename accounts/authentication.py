@@ -48,6 +48,7 @@ class SameOriginSessionAuthentication(authentication.SessionAuthentication):
     a page on another site cannot start work with the user's cookie. Bearer clients never get here."""
 
     def enforce_csrf(self, request):
-        super().enforce_csrf(request)
+        # First, so a cross-site request is told so (code cross_site) rather than failing CSRF's own Origin check.
         if request.method not in SAFE_METHODS and cross_site(request):
             raise CrossSiteRequest()
+        super().enforce_csrf(request)

@@ -81,7 +81,8 @@ async def _authenticate(request):
     user = await request.auser()
     if not user.is_authenticated:
         raise exceptions.NotAuthenticated()
-    # Every streaming view may start or follow work (a GET of /stream/ starts a reply): same-origin only.
+    # Every streaming view may start or follow work (a GET of /stream/ starts a reply): same-origin only. Checked
+    # before CSRF so a cross-site request is told so (code cross_site).
     if cross_site(request):
         raise CrossSiteRequest()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
