@@ -120,3 +120,17 @@ def failed_login_throttles(request, username: str) -> list[FailedLoginThrottle]:
     address = throttling.BaseThrottle().get_ident(request)
     return [FailedLoginThrottle(scope="login_account", ident=account),
             FailedLoginThrottle(scope="login_address", ident=address)]
+
+
+RATE_SETTINGS = ("PARLEY_API_RATE_USER", "PARLEY_API_RATE_ANON", "PARLEY_CATALOG_REFRESH_RATE",
+                 "PARLEY_KEY_VALIDATION_RATE")
+
+
+def check_rate_settings() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    for name in RATE_SETTINGS:
+        try:
+            parse_rate(getattr(settings, name))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {exc}") from None

@@ -135,3 +135,13 @@ def test_bearer_clients_are_unaffected_by_origin_headers(api, conversation, fake
     answer = api.post("/api/v1/conversations/", {"title": "x"}, format="json", HTTP_SEC_FETCH_SITE="cross-site",
                       HTTP_ORIGIN="https://evil.example")
     assert answer.status_code == 201
+
+
+def test_a_trusted_frontend_origin_may_start_work(browser, conversation, fake_provider, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.org"]
+    answer = browser.post("/api/v1/conversations/", json.dumps({"title": "x"}), content_type="application/json",
+                          HTTP_SEC_FETCH_SITE="cross-site", HTTP_ORIGIN="https://app.example.org", **csrf(browser))
+    assert answer.status_code == 201, answer.content
+    answer = browser.post("/api/v1/conversations/", json.dumps({"title": "x"}), content_type="application/json",
+                          HTTP_SEC_FETCH_SITE="cross-site", HTTP_ORIGIN="https://evil.example", **csrf(browser))
+    assert answer.status_code == 403 and answer.json()["code"] == "cross_site"

@@ -141,3 +141,16 @@ def test_successful_sign_ins_do_not_count(user, settings):
     for _ in range(4):
         client = Client()
         assert sign_in(client, "alice", PASSWORD).status_code == 302
+
+
+def test_a_mistyped_rate_is_refused_at_start_up():
+    import os
+    import subprocess
+    import sys
+
+    from tests.fixtures.live_server import ROOT
+
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], capture_output=True, text=True,
+                            cwd=ROOT, env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings.test",
+                                           "PARLEY_API_RATE_USER": "lots"})
+    assert result.returncode != 0 and "PARLEY_API_RATE_USER: A rate looks like 600/min" in result.stderr
