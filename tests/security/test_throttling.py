@@ -154,3 +154,12 @@ def test_a_mistyped_rate_is_refused_at_start_up():
                             cwd=ROOT, env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings.test",
                                            "PARLEY_API_RATE_USER": "lots"})
     assert result.returncode != 0 and "PARLEY_API_RATE_USER: A rate looks like 600/min" in result.stderr
+
+
+def test_the_admin_signs_in_through_the_throttled_page(user, settings):
+    settings.PARLEY_LOGIN_ATTEMPTS = 1
+    client = Client()
+    answer = client.get("/admin/login/?next=/admin/")
+    assert answer.status_code == 302 and answer["Location"] == "/login/?next=/admin/"
+    sign_in(client, "alice", "wrong")
+    assert sign_in(client, "alice", PASSWORD).status_code == 429
