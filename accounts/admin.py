@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import ApiToken
-from accounts.services import api_token_create
+from accounts.services import api_token_create, users_approve
 
 User = get_user_model()
 
@@ -55,3 +55,9 @@ admin.site.unregister(User)
 @admin.register(User)
 class ParleyUserAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, ApiTokenInline]
+    actions = ["approve"]
+
+    @admin.action(description="Approve the selected accounts (they may sign in)", permissions=["change"])
+    def approve(self, request, queryset):
+        approved = users_approve(users=queryset)
+        messages.success(request, f"Approved {approved} account(s).")

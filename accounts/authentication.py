@@ -1,8 +1,10 @@
-"""DRF authentication by `Authorization: Bearer <personal API token>`."""
+"""DRF authentication: `Authorization: Bearer <personal API token>`, or the session from our own pages."""
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.permissions import SAFE_METHODS
 
 from accounts.models import ApiToken, hash_token
+from core.origins import CrossSiteRequest, cross_site
 
 
 def api_token_for(token: str) -> ApiToken | None:
@@ -45,3 +47,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class SameOriginSessionAuthentication(authentication.SessionAuthentication):
+    """The session, with CSRF, and same-origin (Fetch Metadata, Origin, Referer) for requests that change things:
+    a page on another site cannot start work with the user's cookie. Bearer clients never get here."""
+
+    def enforce_csrf(self, request):
+        # First, so a cross-site request is told so (code cross_site) rather than failing CSRF's own Origin check.
+        if request.method not in SAFE_METHODS and cross_site(request):
+            raise CrossSiteRequest()
+        super().enforce_csrf(request)

@@ -23,6 +23,7 @@ from chats.generations import (
     generation_get,
 )
 from chats.validation import AttachmentIdsField, validate_message_content
+from core.json_limits import decode_frame
 from providers.errors import ProviderError
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -66,15 +67,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
-            frame = json.loads(text_data) if text_data is not None else None
-            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                raise FrameError("bad_frame", 'A frame is a JSON object with a "type".')
+            frame = decode_frame(text_data, bytes_data)
             handler = {"send": self._send_message, "cancel": self._cancel, "resume": self._resume}.get(frame["type"])
             if handler is None:
                 raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}; use send, cancel or resume.")
             await handler(frame)
-        except ValueError:
-            await self._error("bad_frame", "The frame is not valid JSON.")
         except FrameError as exc:
             await self._error(exc.code, exc.message)
         except ProviderError as exc:

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from chats.models import Conversation, Message, MessageRole, Preset
 from core.exceptions import Conflict
+from core.rows import save_fields_or_404
 
 AUTO_TITLE_CHARS = 80
 
@@ -28,7 +29,7 @@ def conversation_update(*, conversation: Conversation, **changes) -> Conversatio
         raise TypeError(f"conversation_update got unknown fields: {sorted(unknown)}")
     for field, value in changes.items():
         setattr(conversation, field, value)
-    conversation.save(update_fields=[*changes, "updated_at"])
+    save_fields_or_404(conversation, update_fields=[*changes, "updated_at"], missing="Conversation not found.")
     return conversation
 
 
@@ -106,7 +107,7 @@ def preset_update(*, preset: Preset, **changes) -> Preset:
         setattr(preset, field, value)
     try:
         with transaction.atomic():
-            preset.save(update_fields=[*changes, "updated_at"])
+            save_fields_or_404(preset, update_fields=[*changes, "updated_at"], missing="Preset not found.")
     except IntegrityError:
         raise Conflict(f"You already have a preset named '{preset.name}'.", code="duplicate_name")
     return preset

@@ -12,10 +12,11 @@ from accounts.websocket_auth import TokenOrSessionAuthMiddlewareStack  # noqa: E
 from chats.lifespan import lifespan_app  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.websocket_origin import SettingsOriginValidator  # noqa: E402
+from core.asgi_limits import RequestBodyLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": SettingsOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": lifespan_app,
     }

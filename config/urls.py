@@ -1,6 +1,7 @@
 """Top-level URL map: the web UI, the admin, the API and its documentation."""
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import views as core_views
@@ -17,6 +18,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # One sign-in page for everyone, so its throttling guards the admin too (`?next=` brings admins back).
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("v1/", include("openai_api.urls")),  # the OpenAI-compatible gateway (SPEC §9)

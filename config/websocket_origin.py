@@ -1,13 +1,14 @@
-"""WebSocket Origin check, read from settings per connection: browsers must come from an allowed host.
+"""WebSocket Origin check, as Django's CSRF check judges Origin: the connection's own origin or CSRF_TRUSTED_ORIGINS.
 
 Browsers always send Origin on a WebSocket handshake, so a page on another site cannot ride the session cookie;
-non-browser clients (which authenticate with `Authorization: Bearer`) may omit it.
+non-browser clients (which authenticate with `Authorization: Bearer`) may omit it. ALLOWED_HOSTS plays no part:
+it says which Host headers this server answers, not which sites may open sockets to it (with `*`, every one).
 """
-from urllib.parse import urlsplit
-
 from channels.security.websocket import WebsocketDenier
-from django.conf import settings
-from django.http.request import validate_host
+
+from core.origins import origin_matches
+
+_HTTP_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
 def origin_allowed(scope) -> bool:
@@ -15,20 +16,13 @@ def origin_allowed(scope) -> bool:
     origin = headers.get(b"origin", b"").decode("latin-1").strip()
     if not origin:
         return True
-    if origin in set(settings.CSRF_TRUSTED_ORIGINS) | set(getattr(settings, "CORS_ALLOWED_ORIGINS", [])):
-        return True
-    parsed = urlsplit(origin.lower())
-    if parsed.scheme not in ("http", "https", "ws", "wss") or not parsed.hostname:
-        return False
-    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
-    if host and parsed.netloc == host:
-        return True  # same origin as the page that opened it
-    return validate_host(parsed.hostname, settings.ALLOWED_HOSTS)
+    host = headers.get(b"host", b"").decode("latin-1")
+    return origin_matches(origin, scheme=_HTTP_SCHEME.get(scope.get("scheme") or "ws", ""), host=host)
 
 
 class SettingsOriginValidator:
-    """Like Channels' AllowedHostsOriginValidator, but settings are read per connection and a missing Origin
-    (a non-browser client) is let through to authentication."""
+    """Like Channels' AllowedHostsOriginValidator, but judged as Django's CSRF check judges Origin, settings read
+    per connection, and a missing Origin (a non-browser client) let through to authentication."""
 
     def __init__(self, application):
         self.application = application

@@ -6,19 +6,19 @@ from core.serializers import ErrorSerializer
 _ERRORS = {
     400: "Bad input: invalid JSON, unknown field, invalid value (code says which).",
     401: "Not authenticated: no session and no valid `Authorization: Bearer` token.",
-    403: "Forbidden, e.g. a session request without its CSRF token.",
+    403: "Forbidden, e.g. a session request without its CSRF token, or from another site's page (`cross_site`).",
     404: "No such object, or it belongs to someone else.",
     409: "Conflicts with the current state.",
     413: "Too large (code `too_large`).",
-    429: "Too many requests.",
+    429: "Too many requests (code `throttled`); `Retry-After` says how many seconds to wait.",
     502: "The model provider returned an error.",
     503: "The model provider is unavailable.",
 }
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """{status: the shared Error component}; 401 and 403 are always included."""
-    wanted = sorted({401, 403, *statuses})
+    """{status: the shared Error component}; 401, 403 and 429 (every endpoint is throttled) are always included."""
+    wanted = sorted({401, 403, 429, *statuses})
     return {status: OpenApiResponse(ErrorSerializer, description=_ERRORS[status]) for status in wanted}
 
 

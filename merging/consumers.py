@@ -5,7 +5,6 @@ client sees the code); a bad frame gets an `error` event and the connection stay
 """
 import asyncio
 import contextlib
-import json
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -13,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 from rest_framework import exceptions
 
+from core.json_limits import decode_frame
 from merging import selectors
 from merging.streams import merge_job_events
 from providers.errors import ProviderError
@@ -21,7 +21,21 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 
 
-class MergeJobConsumer(AsyncJsonWebsocketConsumer):
+class FrameCheckingConsumer(AsyncJsonWebsocketConsumer):
+    """Every client frame is checked first (binary, size, depth, NUL, not an object): a bad one gets an `error`
+    frame and the connection stays open."""
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            frame = decode_frame(text_data, bytes_data)
+        except exceptions.APIException as exc:
+            await self.send_json({"type": "error", "code": _api_error(exc)[0], "message": _api_error(exc)[1],
+                                  "retryable": False})
+            return
+        await self.receive_json(frame, **kwargs)
+
+
+class MergeJobConsumer(FrameCheckingConsumer):
     """Send-only: the same JSON events as the SSE stream (current state first), then the server closes."""
 
     follower: asyncio.Task | None = None
@@ -47,8 +61,11 @@ class MergeJobConsumer(AsyncJsonWebsocketConsumer):
         await self.close()
 
     async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if content["type"] == "ping":
             await self.send_json({"type": "pong"})
+        else:
+            await self.send_json({"type": "error", "code": "unknown_type", "retryable": False,
+                                  "message": "This socket only follows the merge; the one frame it takes is ping."})
 
     async def disconnect(self, code):
         if self.follower is not None:
@@ -66,7 +83,16 @@ def _api_error(exc: exceptions.APIException) -> tuple[str, str]:
     return str(codes), str(detail)
 
 
-class CompareConsumer(AsyncJsonWebsocketConsumer):
+def _seq(value) -> int | None:
+    """A seq ≥ 0 given as a number or as digits (an SSE-style Last-Event-ID); None for anything else."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+class CompareConsumer(FrameCheckingConsumer):
     """Client frames: {"type":"compare","prompt","models"?,"conversation_id"?} starts a compare;
     {"type":"follow","group_id","after"?:{generation_id: seq}} follows an earlier one; {"type":"cancel",
     "generation_id"?} stops one model (or all) of the compare being followed.
@@ -84,7 +110,7 @@ class CompareConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def receive_json(self, content, **kwargs):
-        kind = content.get("type") if isinstance(content, dict) else None
+        kind = content["type"]
         handler = {"compare": self._compare, "follow": self._follow_group, "cancel": self._cancel}.get(kind)
         if handler is None:
             await self._error("unknown_type", "Use a frame of type compare, follow or cancel.")
@@ -97,12 +123,6 @@ class CompareConsumer(AsyncJsonWebsocketConsumer):
             await self._error(exc.code, exc.message)
         except Http404:
             await self._error("not_found", "Not found.")
-
-    async def decode_json(self, text_data):
-        try:
-            return json.loads(text_data)
-        except ValueError:
-            return None
 
     async def _error(self, code: str, message: str):
         await self.send_json({"type": "error", "code": code, "message": message, "retryable": False})
@@ -121,9 +141,19 @@ class CompareConsumer(AsyncJsonWebsocketConsumer):
     async def _follow_group(self, frame: dict):
         from merging.compare import compare_group
 
-        after = frame.get("after") if isinstance(frame.get("after"), dict) else {}
-        run = await sync_to_async(compare_group)(user=self.user, group_id=frame.get("group_id", ""))
-        await self._start_following(run, {str(k): int(v) for k, v in after.items() if str(v).isdigit()})
+        after = frame.get("after") or {}
+        if not isinstance(after, dict):
+            after = None
+        else:
+            after = {str(k): _seq(v) for k, v in after.items()}
+        if after is None or None in after.values():
+            raise exceptions.ValidationError({"after": ['"after" maps generation ids to whole numbers ≥ 0.']},
+                                             code="invalid")
+        group_id = frame.get("group_id", "")
+        if not isinstance(group_id, str):
+            raise exceptions.NotFound()
+        run = await sync_to_async(compare_group)(user=self.user, group_id=group_id)
+        await self._start_following(run, after)
 
     async def _cancel(self, frame: dict):
         from chats.generations import generation_cancel

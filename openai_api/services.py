@@ -63,18 +63,18 @@ def route_for(*, caller: Caller, model: str, request: CompletionRequest) -> Rout
     except ProviderError as exc:
         raise from_provider_error(exc)
     check_for_protocol(request, route.protocol, model)
-    if has_images(request) and not model_sees_images(model):
+    if has_images(request) and not model_sees_images(model, user_id=caller.user_id):
         raise GatewayError(f"{model} does not take images (its catalog entry lacks vision).", status=400,
                            code="unsupported_attachment", param="messages")
     return route
 
 
-def model_sees_images(model: str) -> bool:
+def model_sees_images(model: str, *, user_id: int | None) -> bool:
     """Whether the catalog lists `model` with vision; a model the catalog does not know is given the benefit."""
-    from providers.models import CatalogModel
+    from providers.selectors import catalog_entry
 
-    capabilities = CatalogModel.objects.filter(pk=model).values_list("capabilities", flat=True).first()
-    return capabilities is None or "vision" in capabilities
+    entry = catalog_entry(model=model, user_id=user_id)
+    return entry is None or "vision" in (entry.capabilities or ())
 
 
 async def complete(meter: CallMeter, route: Route, chat: ChatRequest) -> CompletedChat:

@@ -2,7 +2,14 @@
 from django import forms
 from django.contrib import admin
 
-from providers.models import CatalogFetch, CatalogModel, CustomEndpoint, ProviderKey
+from providers.models import (
+    CatalogFetch,
+    CatalogModel,
+    CustomEndpoint,
+    PrivateCatalogFetch,
+    PrivateCatalogModel,
+    ProviderKey,
+)
 from providers.selectors import BUILTIN_PROVIDERS
 from providers.services import custom_endpoint_url_check
 
@@ -112,3 +119,16 @@ class CatalogFetchAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(PrivateCatalogModel)
+class PrivateCatalogModelAdmin(CatalogModelAdmin):
+    """Models listed by users' own keys and endpoints, each seen by its owner only."""
+
+    list_display = ["model", "owner", "provider", "name", "context_length", "fetched_at"]
+    search_fields = ["model", "name", "owner__username"]
+
+
+@admin.register(PrivateCatalogFetch)
+class PrivateCatalogFetchAdmin(CatalogFetchAdmin):
+    list_display = ["provider", "owner", "ok", "fetched_at", "attempted_at", "error"]

@@ -97,7 +97,14 @@ def _custom_route(*, provider: str, model: str, model_id: str, user_id: int | No
     else:
         api_key, key_source = "", ""
     return Route(provider=provider, model=model, model_id=model_id, base_url=endpoint.base_url.rstrip("/"),
-                 api_key=api_key, key_source=key_source, protocol="openai_chat", user_endpoint=user_endpoint)
+                 api_key=api_key, key_source=key_source, protocol="openai_chat",
+                 user_endpoint=user_endpoint and not _admin_owned(endpoint))
+
+
+def _admin_owned(endpoint) -> bool:
+    """An admin's own endpoint may reach the deployment's internal addresses (SPEC §7); checked per call, so an
+    admin who loses the role loses that too."""
+    return endpoint.owner is not None and endpoint.owner.is_staff
 
 
 def route_for_key(key) -> Route:
@@ -115,7 +122,7 @@ def route_for_key(key) -> Route:
         raise errors.UnknownProvider(f"No provider called {key.provider!r} is known.", provider=key.provider)
     return Route(provider=key.provider, model=f"{key.provider}/", model_id="", base_url=endpoint.base_url.rstrip("/"),
                  api_key=api_key, key_source="user" if key.owner_id else "shared", protocol="openai_chat",
-                 user_endpoint=source == "user")
+                 user_endpoint=source == "user" and not _admin_owned(endpoint))
 
 
 def configured_providers(user_id: int | None) -> dict[str, str | None]:

@@ -72,10 +72,9 @@ class CustomEndpoint(EncryptedSecretMixin):
         return f"{self.slug} ({self.base_url})"
 
 
-class CatalogModel(models.Model):
-    """One model of the catalog, as `provider/model-id`."""
+class CatalogEntryFields(models.Model):
+    """What the catalog knows of one model."""
 
-    id = models.CharField(primary_key=True, max_length=300)
     provider = models.CharField(max_length=64, db_index=True)
     name = models.CharField(max_length=300)
     context_length = models.PositiveIntegerField(null=True, blank=True)
@@ -86,20 +85,70 @@ class CatalogModel(models.Model):
     fetched_at = models.DateTimeField()
 
     class Meta:
+        abstract = True
+
+
+class CatalogModel(CatalogEntryFields):
+    """One model of the shared catalog, as `provider/model-id`: fetched with a shared or environment key only."""
+
+    id = models.CharField(primary_key=True, max_length=300)
+
+    class Meta:
         ordering = ["provider", "id"]
 
     def __str__(self) -> str:
         return self.id
 
+    @property
+    def model_name(self) -> str:
+        return self.id
 
-class CatalogFetch(models.Model):
-    """The last catalog refresh of a provider, successful or not."""
 
-    provider = models.CharField(max_length=64, primary_key=True)
+class PrivateCatalogModel(CatalogEntryFields):
+    """A model listed by a user's own key or own endpoint (fine-tunes, private deployments): that user's alone."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=300, help_text="provider/model-id")
+
+    class Meta:
+        ordering = ["provider", "model"]
+        constraints = [models.UniqueConstraint(fields=["owner", "model"], name="unique_private_catalog_model")]
+
+    def __str__(self) -> str:
+        return f"{self.model} (user {self.owner_id})"
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+
+class CatalogFetchFields(models.Model):
     fetched_at = models.DateTimeField(null=True, blank=True)
     attempted_at = models.DateTimeField(null=True, blank=True)
     ok = models.BooleanField(default=False)
     error = models.CharField(max_length=500, blank=True)
 
+    class Meta:
+        abstract = True
+
+
+class CatalogFetch(CatalogFetchFields):
+    """The last shared catalog refresh of a provider, successful or not."""
+
+    provider = models.CharField(max_length=64, primary_key=True)
+
     def __str__(self) -> str:
         return f"{self.provider} catalog"
+
+
+class PrivateCatalogFetch(CatalogFetchFields):
+    """The last refresh of a provider's list with one user's own key or endpoint."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "provider"], name="unique_private_catalog_fetch")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} catalog of user {self.owner_id}"

@@ -54,26 +54,56 @@ def configured_providers(*, user_id: int | None) -> dict[str, bool]:
 
 # --- the model catalog and providers overview (providers layer) ----------------------------------
 
-def catalog_list(*, providers=None, q: str = "", capability: str = "") -> QuerySet:
-    """Stored catalog entries, filtered; `providers` limits to those slugs."""
-    from providers.models import CatalogModel
+def private_catalog_providers(*, user_id: int | None) -> set[str]:
+    """The providers whose catalog this user sees from their own key or own endpoint, not the shared one: the
+    same choice route resolution makes (the user's own key first; a user's own endpoint before a shared one)."""
+    if user_id is None:
+        return set()
+    own_keys = set(ProviderKey.objects.filter(owner_id=user_id).values_list("provider", flat=True))
+    own_endpoints = set(CustomEndpoint.objects.filter(owner_id=user_id).values_list("slug", flat=True))
+    return own_keys | own_endpoints
 
-    models = CatalogModel.objects.all()
+
+def catalog_list(*, providers=None, q: str = "", capability: str = "", user_id: int | None = None) -> list:
+    """Catalog entries, filtered: the shared ones, and the user's own for the providers they reach with their own
+    key or endpoint (never another user's); `providers` limits to those slugs. Sorted by provider and model."""
+    from providers.models import CatalogModel, PrivateCatalogModel
+
+    private = private_catalog_providers(user_id=user_id)
+    shared = CatalogModel.objects.exclude(provider__in=list(private))
+    own = PrivateCatalogModel.objects.filter(owner_id=user_id, provider__in=list(private))
     if providers is not None:
-        models = models.filter(provider__in=list(providers))
+        shared, own = shared.filter(provider__in=list(providers)), own.filter(provider__in=list(providers))
     if q:
-        models = models.filter(Q(id__icontains=q) | Q(name__icontains=q))
-    rows = models.order_by("provider", "id")
+        shared = shared.filter(Q(id__icontains=q) | Q(name__icontains=q))
+        own = own.filter(Q(model__icontains=q) | Q(name__icontains=q))
+    rows = sorted([*shared, *own], key=lambda row: (row.provider, row.model_name))
     if capability:
         # JSON containment is not portable to SQLite; the catalog is small enough to filter here.
         return [row for row in rows if capability in (row.capabilities or [])]
     return rows
 
 
-def catalog_fetches(*, providers) -> dict:
-    from providers.models import CatalogFetch
+def catalog_entry(*, model: str, user_id: int | None):
+    """One model's catalog entry as this user sees it (their own list where the catalog is theirs), or None."""
+    from providers.models import CatalogModel, PrivateCatalogModel
 
-    return {fetch.provider: fetch for fetch in CatalogFetch.objects.filter(provider__in=list(providers))}
+    provider = model.split("/", 1)[0]
+    if provider in private_catalog_providers(user_id=user_id):
+        return PrivateCatalogModel.objects.filter(owner_id=user_id, model=model).first()
+    return CatalogModel.objects.filter(id=model).first()
+
+
+def catalog_fetches(*, providers, user_id: int | None = None) -> dict:
+    """{slug: its last refresh}, the user's own for the providers whose catalog is theirs."""
+    from providers.models import CatalogFetch, PrivateCatalogFetch
+
+    private = private_catalog_providers(user_id=user_id)
+    slugs = list(providers)
+    fetches = {f.provider: f for f in CatalogFetch.objects.filter(provider__in=[s for s in slugs if s not in private])}
+    fetches.update({f.provider: f for f in PrivateCatalogFetch.objects.filter(
+        owner_id=user_id, provider__in=[s for s in slugs if s in private])})
+    return fetches
 
 
 def catalog_stale(*, providers, fetches: dict) -> list[str]:

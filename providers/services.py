@@ -23,12 +23,13 @@ def provider_key_validate(*, key: ProviderKey) -> tuple[bool, str]:
     """Ask the key's provider with its cheapest call; store and return (valid, detail).
 
     Raises a ProviderError when the provider cannot be asked (unreachable, overloaded): that says
-    nothing about the key, so nothing is stored.
+    nothing about the key, so nothing is stored. Http404 when the key was deleted meanwhile.
     """
     from asgiref.sync import async_to_sync
     from django.utils import timezone
 
     from core.encryption import SecretUndecryptable
+    from core.rows import save_fields_or_404
     from providers.gateway import route_for_key
     from providers.registry import get_adapter
     from providers.transport import run_scoped
@@ -40,7 +41,8 @@ def provider_key_validate(*, key: ProviderKey) -> tuple[bool, str]:
     else:
         valid, detail = async_to_sync(run_scoped)(get_adapter(route.protocol).validate_key, route)
     key.valid, key.validation_detail, key.last_validated_at = valid, detail[:500], timezone.now()
-    key.save(update_fields=["valid", "validation_detail", "last_validated_at"])
+    # The key may have been deleted while its provider was asked: that is a 404, not a 500.
+    save_fields_or_404(key, update_fields=["valid", "validation_detail", "last_validated_at"], missing="No such key.")
     return valid, detail
 
 
@@ -63,8 +65,9 @@ def custom_endpoint_url_check(base_url: str) -> None:
 def custom_endpoint_create(*, owner, slug: str, name: str, base_url: str, api_key: str = ""):
     """A custom OpenAI-compatible endpoint; `owner` None makes it shared (admins only, checked by the caller).
 
-    A user's endpoint must not resolve to loopback, private, link-local or metadata addresses; the
-    same check runs again on every connection (providers.transport.GuardedNetworkBackend).
+    A non-admin's endpoint must not resolve to loopback, private, link-local or metadata addresses; the
+    same check runs again on every connection (providers.transport.GuardedNetworkBackend). Admins may point
+    their own and shared endpoints inside the deployment (SPEC §7).
     """
     from urllib.parse import urlsplit
 
@@ -87,7 +90,7 @@ def custom_endpoint_create(*, owner, slug: str, name: str, base_url: str, api_ke
         custom_endpoint_url_check(base_url)
     except ValidationError as exc:
         raise ValidationError({"base_url": exc}) from None
-    if owner is not None:
+    if owner is not None and not owner.is_staff:
         try:
             check_host_allowed(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         except errors.BlockedEndpoint as exc:
@@ -107,9 +110,10 @@ def custom_endpoint_delete(*, endpoint) -> None:
 
 def catalog_usable(*, user_id: int | None, provider: str = "", refresh: bool = False,
                    fetch_missing: bool = False) -> tuple[list[str], dict, bool]:
-    """The providers this user can use (or just `provider`), their catalog fetches, and whether the lists came
-    from the cache: stale lists are fetched now without a broker, else by a background task. `fetch_missing`
-    fetches now, even with a broker, the lists of providers that never had one (a client needs a list at once)."""
+    """The providers this user can use (or just `provider`), their catalog fetches (the user's own where the
+    catalog is theirs), and whether the lists came from the cache: stale lists are fetched now without a broker,
+    else by a background task. `fetch_missing` fetches now, even with a broker, the lists of providers that never
+    had one (a client needs a list at once)."""
     from django.conf import settings
 
     from providers import selectors
@@ -118,22 +122,27 @@ def catalog_usable(*, user_id: int | None, provider: str = "", refresh: bool = F
     usable = [slug for slug, source in configured_providers(user_id).items() if source is not None]
     if provider:
         usable = [provider] if provider in usable else []
-    fetches = selectors.catalog_fetches(providers=usable)
+    fetches = selectors.catalog_fetches(providers=usable, user_id=user_id)
     stale = selectors.catalog_stale(providers=usable, fetches=fetches)
     cached = True
     missing = [slug for slug in stale if fetch_missing and not getattr(fetches.get(slug), "fetched_at", None)]
     if missing and not refresh and settings.CELERY_BROKER_URL:
         catalog_refresh(user_id=user_id, providers=missing)
         stale = [slug for slug in stale if slug not in missing]
-        fetches, cached = selectors.catalog_fetches(providers=usable), False
+        fetches, cached = selectors.catalog_fetches(providers=usable, user_id=user_id), False
     if refresh or (stale and not settings.CELERY_BROKER_URL):
         catalog_refresh(user_id=user_id, providers=stale if not refresh else usable)
-        fetches, cached = selectors.catalog_fetches(providers=usable), False
+        fetches, cached = selectors.catalog_fetches(providers=usable, user_id=user_id), False
     elif stale:
         from core.dispatch import dispatch_task
         from providers.tasks import refresh_catalog
 
-        dispatch_task(refresh_catalog)
+        # Shared lists are refreshed for everyone; lists fetched with the user's own key, for that user alone.
+        private = selectors.private_catalog_providers(user_id=user_id)
+        if set(stale) - private:
+            dispatch_task(refresh_catalog)
+        if set(stale) & private:
+            dispatch_task(refresh_catalog, providers=sorted(set(stale) & private), user_id=user_id)
     return usable, fetches, cached
 
 
@@ -146,33 +155,35 @@ def catalog_refresh(*, user_id: int | None = None, providers: list[str] | None =
 
     from providers import errors
     from providers.gateway import configured_providers, resolve_route
-    from providers.registry import PROVIDERS
+    from providers.selectors import private_catalog_providers
     from providers.transport import run_scoped
 
     reachable = configured_providers(user_id)
+    # Lists fetched with the user's own key or endpoint are stored as theirs alone, never in the shared catalog.
+    private = private_catalog_providers(user_id=user_id)
     outcome: dict[str, str] = {}
     routes = {}
     for slug, source in reachable.items():
         if source is None or (providers and slug not in providers):
             continue
-        if slug not in PROVIDERS and source == "user":
-            continue  # a user's own endpoint is not part of the shared catalog
+        owner_id = user_id if slug in private else None
         try:
             routes[slug] = resolve_route(model=f"{slug}/catalog", user_id=user_id)
         except errors.ProviderError as exc:
             outcome[slug] = exc.message
-            _catalog_failed(slug, exc.message, _static(slug))
+            _catalog_failed(slug, exc.message, _static(slug), owner_id=owner_id)
     # All lists at once: a refresh takes as long as the slowest provider, not the sum.
     fetched = async_to_sync(run_scoped)(_fetch_all, routes)
     for slug, result in fetched.items():
+        owner_id = user_id if slug in private else None
         if isinstance(result, errors.ProviderError):
             outcome[slug] = result.message
-            _catalog_failed(slug, result.message, _static(slug))
+            _catalog_failed(slug, result.message, _static(slug), owner_id=owner_id)
         elif isinstance(result, Exception):  # a malformed list must not stop the other providers
             outcome[slug] = f"Unreadable model list ({type(result).__name__})."
-            _catalog_failed(slug, outcome[slug], _static(slug))
+            _catalog_failed(slug, outcome[slug], _static(slug), owner_id=owner_id)
         else:
-            _catalog_store(slug, result)
+            _catalog_store(slug, result, owner_id=owner_id)
             outcome[slug] = "ok"
     return outcome
 
@@ -205,18 +216,27 @@ def _price(value):
     return price if price is None or price >= 0 else None  # OpenRouter marks variable pricing with -1
 
 
+def _catalog_tables(owner_id: int | None):
+    """(entry model, fetch model, filter of this owner's rows, the entry's name field) of the shared or a private
+    catalog."""
+    from providers.models import CatalogFetch, CatalogModel, PrivateCatalogFetch, PrivateCatalogModel
+
+    if owner_id is None:
+        return CatalogModel, CatalogFetch, {}, "id"
+    return PrivateCatalogModel, PrivateCatalogFetch, {"owner_id": owner_id}, "model"
+
+
 @transaction.atomic
-def _catalog_store(slug: str, entries: list[dict]) -> None:
+def _catalog_store(slug: str, entries: list[dict], *, owner_id: int | None = None) -> None:
     from django.utils import timezone
 
-    from providers.models import CatalogFetch, CatalogModel
-
+    entry_model, fetch_model, owner, name_field = _catalog_tables(owner_id)
     now = timezone.now()
-    # Concurrent refreshes of one provider take turns on its CatalogFetch row (PostgreSQL; SQLite
+    # Concurrent refreshes of one provider take turns on its fetch row (PostgreSQL; SQLite
     # serialises writers anyway), so the delete-and-insert below never interleaves.
-    CatalogFetch.objects.get_or_create(provider=slug)
-    CatalogFetch.objects.select_for_update().get(provider=slug)
-    CatalogModel.objects.filter(provider=slug).delete()
+    fetch_model.objects.get_or_create(provider=slug, **owner)
+    fetch_model.objects.select_for_update().get(provider=slug, **owner)
+    entry_model.objects.filter(provider=slug, **owner).delete()
     seen = set()
     rows = []
     for entry in entries:
@@ -224,31 +244,31 @@ def _catalog_store(slug: str, entries: list[dict]) -> None:
             continue
         seen.add(entry["id"])
         pricing = entry.get("pricing") or {}
-        rows.append(CatalogModel(
-            id=entry["id"][:300], provider=slug, name=(entry.get("name") or entry["id"])[:300],
+        rows.append(entry_model(
+            **{name_field: entry["id"][:300]}, **owner, provider=slug, name=(entry.get("name") or entry["id"])[:300],
             context_length=entry.get("context_length") or None, pricing_prompt=_price(pricing.get("prompt")),
             pricing_completion=_price(pricing.get("completion")), capabilities=entry.get("capabilities") or [],
             fetched_at=now,
         ))
-    CatalogModel.objects.bulk_create(rows)
-    CatalogFetch.objects.update_or_create(
-        provider=slug, defaults={"fetched_at": now, "attempted_at": now, "ok": True, "error": ""}
+    entry_model.objects.bulk_create(rows)
+    fetch_model.objects.update_or_create(
+        provider=slug, **owner, defaults={"fetched_at": now, "attempted_at": now, "ok": True, "error": ""}
     )
 
 
 @transaction.atomic
-def _catalog_failed(slug: str, message: str, static_models) -> None:
+def _catalog_failed(slug: str, message: str, static_models, *, owner_id: int | None = None) -> None:
     from django.utils import timezone
 
-    from providers.models import CatalogFetch, CatalogModel
-
+    entry_model, fetch_model, owner, name_field = _catalog_tables(owner_id)
     now = timezone.now()
-    fetch, _ = CatalogFetch.objects.get_or_create(provider=slug)
+    fetch, _ = fetch_model.objects.get_or_create(provider=slug, **owner)
     fetch.attempted_at, fetch.ok, fetch.error = now, False, message[:500]
     fetch.save()
-    if static_models and not CatalogModel.objects.filter(provider=slug).exists():
+    if static_models and not entry_model.objects.filter(provider=slug, **owner).exists():
         # Nothing good to keep yet: offer the maintained static list rather than nothing.
-        CatalogModel.objects.bulk_create([
-            CatalogModel(id=f"{slug}/{model_id}", provider=slug, name=model_id, capabilities=["text"], fetched_at=now)
+        entry_model.objects.bulk_create([
+            entry_model(**{name_field: f"{slug}/{model_id}"}, **owner, provider=slug, name=model_id,
+                        capabilities=["text"], fetched_at=now)
             for model_id in static_models
         ])

@@ -38,12 +38,43 @@ def setting(name: str, default):
 
 # --- addresses a user's endpoint may not reach ------------------------------------------------------
 
+# NAT64 for local use (RFC 8215): translates to whatever the site routes, so never a user's target.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+_WELL_KNOWN_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches through: mapped, compatible, translated, NAT64, 6to4, Teredo."""
+    value = int(address)
+    low = ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    embedded = []
+    if address.ipv4_mapped:
+        embedded.append(address.ipv4_mapped)
+    if value >> 32 == 0 and value > 1:  # IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks)
+        embedded.append(low)
+    if value >> 32 == 0xFFFF0000:  # IPv4-translated ::ffff:0:a.b.c.d (SIIT)
+        embedded.append(low)
+    if address in _WELL_KNOWN_NAT64:
+        embedded.append(low)
+    if address.sixtofour:
+        embedded.append(address.sixtofour)
+    if address.teredo:
+        embedded.extend(address.teredo)
+    return embedded
+
+
 def address_blocked(ip: str) -> bool:
-    """Loopback, private, link-local (cloud metadata), CGNAT, multicast, reserved: anything not global."""
+    """Loopback, private, link-local (cloud metadata), CGNAT, multicast, reserved: anything not global.
+
+    An IPv6 address that carries an IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) is judged by that too.
+    """
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return not address.is_global or address.is_multicast
+    candidates = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return True
+        candidates += _embedded_ipv4(address)
+    return any(not candidate.is_global or candidate.is_multicast for candidate in candidates)
 
 
 def check_host_allowed(host: str, port: int = 443) -> None:

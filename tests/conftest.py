@@ -1,5 +1,6 @@
 """Shared fixtures: users, authenticated API clients, and the services marker's CI guard."""
 import os
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -32,6 +33,12 @@ def pytest_sessionfinish(session, exitstatus):
     if REQUIRE_SERVICES and _skipped_service_tests:
         print("\nService-backed tests were skipped in CI:\n  " + "\n  ".join(_skipped_service_tests))
         session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _own_throttle_counters(settings):
+    """Each test counts its requests from zero, without touching other tests' (or other runs') cache keys."""
+    settings.PARLEY_THROTTLE_PREFIX = f"{settings.PARLEY_THROTTLE_PREFIX}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

@@ -17,18 +17,18 @@ def model_capabilities(*, model: str, user_id: int | None, user_endpoint: bool =
     """The model's catalog capabilities; None for a user's own endpoint, which has no catalog (what the user
     attaches is sent as it is). A provider whose list was never fetched is fetched once; a model the catalog
     does not list has none of `vision` and `pdf`."""
-    from providers.models import CatalogFetch, CatalogModel
+    from providers.selectors import catalog_entry, catalog_fetches
 
     if user_endpoint:
         return None
-    entry = CatalogModel.objects.filter(id=model).values_list("capabilities", flat=True).first()
+    entry = catalog_entry(model=model, user_id=user_id)
     provider = model.split("/", 1)[0]
-    if entry is None and not CatalogFetch.objects.filter(provider=provider).exists():
+    if entry is None and provider not in catalog_fetches(providers=[provider], user_id=user_id):
         from providers.services import catalog_refresh
 
         catalog_refresh(user_id=user_id, providers=[provider])
-        entry = CatalogModel.objects.filter(id=model).values_list("capabilities", flat=True).first()
-    return {str(c).lower() for c in entry or ()}
+        entry = catalog_entry(model=model, user_id=user_id)
+    return {str(c).lower() for c in (entry.capabilities if entry is not None else None) or ()}
 
 
 class AttachmentReader:

@@ -1,12 +1,17 @@
 """Forms of the UI pages that post to Django rather than to the JSON API."""
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import UsernameField
+from django.contrib.auth.forms import AuthenticationForm, UsernameField
+from django.contrib.auth.validators import UnicodeUsernameValidator
+
+from accounts.selectors import user_awaiting_approval
 
 
 class SignUpForm(forms.Form):
     username = UsernameField(
-        max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True})
+        max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+        validators=[UnicodeUsernameValidator()],
+        help_text="Letters, digits and @ . + - _ only.",
     )
     email = forms.EmailField(
         required=False, label="Email (optional)", widget=forms.EmailInput(attrs={"autocomplete": "email"})
@@ -42,3 +47,23 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(
         max_length=100, required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. laptop script"})
     )
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form; an account still waiting for an admin's approval is told so (with its password
+    right only, so the message reveals nothing to someone guessing)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That username and password did not match.",
+        "pending_approval": "Your account awaits approval by an admin; you can sign in once it is approved.",
+    }
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+            if username and password and user_awaiting_approval(username=username, password=password):
+                raise forms.ValidationError(self.error_messages["pending_approval"], code="pending_approval")
+            raise

@@ -1,18 +1,20 @@
 """Server-rendered pages of the built-in UI; their scripts talk to the JSON API and the WebSocket."""
 from django.conf import settings
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.selectors import api_token_list
+from accounts.selectors import admin_exists, api_token_list
 from accounts.services import api_token_create, api_token_revoke, user_sign_up
 from chats.selectors import conversation_get, conversation_list, preset_list
+from core.throttling import failed_login_throttles
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from uploads.speech import live_url, stt_configured
-from web.forms import ApiTokenForm, SignUpForm
+from web.forms import ApiTokenForm, SignInForm, SignUpForm
 from web.security import content_security_policy
 from web.selectors import conversation_page_data, provider_configured
 
@@ -39,8 +41,12 @@ def _ui_config(request) -> dict:
 @content_security_policy
 @require_http_methods(["GET", "POST"])
 def signup(request):
+    """PARLEY_SIGNUP: open, approval (the account waits for an admin) or closed (the page says so)."""
     if request.user.is_authenticated:
         return redirect("home")
+    mode = settings.PARLEY_SIGNUP
+    if mode == "closed":
+        return render(request, "web/signup.html", {"closed": True}, status=403 if request.method == "POST" else 200)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -48,14 +54,43 @@ def signup(request):
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password1"],
                 email=form.cleaned_data.get("email") or "",
+                needs_approval=mode == "approval",
             )
         except IntegrityError:  # the same name signed up a moment ago
             form.add_error("username", "That username is taken.")
         else:
+            if not user.is_active:
+                return render(request, "web/signup.html", {"awaiting_approval": True})
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("home")
-    first_account = not get_user_model().objects.exists()
-    return render(request, "web/signup.html", {"form": form, "first_account": first_account})
+    first_account = not admin_exists()
+    return render(request, "web/signup.html",
+                  {"form": form, "first_account": first_account, "approval": mode == "approval"})
+
+
+class SignInView(LoginView):
+    """Django's login page, throttled: after PARLEY_LOGIN_ATTEMPTS failures for the account or from the address
+    within the window, every attempt waits (429, Retry-After), the right password too."""
+
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        counters = failed_login_throttles(request, request.POST.get("username", ""))
+        waits = [wait for wait in (counter.blocked_for() for counter in counters) if wait]
+        if waits:
+            wait = max(waits)
+            # The password is not even checked: an unbound form, and the reason instead of its errors.
+            form = self.form_class(request, initial={"username": request.POST.get("username", "")})
+            refusal = f"Too many failed sign-ins. Try again in {-(-wait // 60)} minute(s)."
+            response = self.render_to_response(self.get_context_data(form=form, refusal=refusal), status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        response = super().post(request, *args, **kwargs)
+        if not request.user.is_authenticated:
+            for counter in counters:
+                counter.record_failure()
+        return response
 
 
 @content_security_policy

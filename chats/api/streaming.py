@@ -5,7 +5,6 @@ documented in OpenAPI by a DRF view class that only carries its schema (see `doc
 """
 import asyncio
 import contextlib
-import json
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse
@@ -36,14 +35,17 @@ from chats.models import Generation, MessageRole
 from chats.runs import db_call
 from chats.sse import ping_seconds, sse_response
 from core.exceptions import PayloadTooLarge, api_exception_handler
+from core.json_limits import declared_length, loads_limited, max_json_bytes, too_large
+from core.origins import CrossSiteRequest, cross_site
 from core.serializers import ErrorSerializer
+from core.throttling import UserRateThrottle
 from providers.errors import ProviderError
 
 SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
     "tool_call, citations, usage, error, done); `: ping` every 15 s of silence."
 ))
-ERRORS = {status: ErrorSerializer for status in (400, 401, 404, 409, 413, 502, 503)}
+ERRORS = {status: ErrorSerializer for status in (400, 401, 403, 404, 409, 413, 429, 502, 503)}
 LAST_EVENT_ID = OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER, required=False,
                                  description="Resume after this event seq (sent by EventSource on reconnect).")
 
@@ -61,7 +63,9 @@ def _error_for(exc: Exception) -> JsonResponse:
     response = api_exception_handler(exc, {})
     if response is None:
         raise exc
-    return JsonResponse(response.data, status=response.status_code)
+    retry_after = response.headers.get("Retry-After")
+    return JsonResponse(response.data, status=response.status_code,
+                        headers={"Retry-After": retry_after} if retry_after else None)
 
 
 async def _authenticate(request):
@@ -77,6 +81,10 @@ async def _authenticate(request):
     user = await request.auser()
     if not user.is_authenticated:
         raise exceptions.NotAuthenticated()
+    # Every streaming view may start or follow work (a GET of /stream/ starts a reply): same-origin only. Checked
+    # before CSRF so a cross-site request is told so (code cross_site).
+    if cross_site(request):
+        raise CrossSiteRequest()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         check = CSRFCheck(lambda _request: None)
         check.process_request(request)
@@ -87,15 +95,15 @@ async def _authenticate(request):
 
 
 def json_body(request) -> dict:
+    length = declared_length(request.META)
+    if length is not None and length > max_json_bytes():
+        raise too_large()
     try:
         raw = request.body
     except RequestDataTooBig:
         # Over DATA_UPLOAD_MAX_MEMORY_SIZE: the SPEC's 413 as JSON, not Django's 400 page.
         raise PayloadTooLarge("The request body is too large.")
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise exceptions.ParseError("The body is not valid JSON.")
+    body = loads_limited(raw or b"{}")
     if not isinstance(body, dict):
         raise exceptions.ParseError("The body must be a JSON object.")
     return body
@@ -111,6 +119,14 @@ def _after(value) -> int:
     return after
 
 
+def _check_api_rate(request, user) -> None:
+    """Streaming requests count against the caller's API rate like every DRF view (429 with Retry-After)."""
+    request.user = user
+    throttle = UserRateThrottle()
+    if not throttle.allow_request(request, None):
+        raise exceptions.Throttled(wait=throttle.wait())
+
+
 def streaming_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
     """An async view that authenticates first and answers every error before the stream as JSON; other methods
     than `methods` are 405 (after authentication, as DRF does), so a GET never cancels or starts anything."""
@@ -121,6 +137,7 @@ def streaming_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
     async def wrapped(request, *args, **kwargs):
         try:
             user = await _authenticate(request)
+            await db_call(_check_api_rate, request, user)
             if request.method not in methods:
                 return _error(f'Method "{request.method}" not allowed.', "method_not_allowed", 405,
                               headers={"Allow": ", ".join(methods)})

@@ -179,17 +179,20 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.SameOriginSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.json_limits.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.JsonFallbackContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
+    # Rates come from the PARLEY_* settings below, read per request (core.throttling).
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.UserRateThrottle", "core.throttling.AnonRateThrottle"],
+    # X-Forwarded-For is believed only from this many proxies in front of Parley (0: the socket's address).
+    "NUM_PROXIES": env.int("PARLEY_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
@@ -251,6 +254,23 @@ PARLEY_STT_TOKENS_PER_MINUTE = env.int("PARLEY_STT_TOKENS_PER_MINUTE", default=1
 PARLEY_MAX_TITLE_LENGTH = env.int("PARLEY_MAX_TITLE_LENGTH", default=200)
 PARLEY_MAX_SYSTEM_PROMPT_CHARS = env.int("PARLEY_MAX_SYSTEM_PROMPT_CHARS", default=20_000)
 PARLEY_MAX_MESSAGE_CHARS = env.int("PARLEY_MAX_MESSAGE_CHARS", default=100_000)
+# Throttling (over the cache): API requests per user and per anonymous address, lower scoped limits, and failed
+# sign-ins per account and per address within the window (after that even the right password waits).
+PARLEY_API_RATE_USER = env("PARLEY_API_RATE_USER", default="600/min")
+PARLEY_API_RATE_ANON = env("PARLEY_API_RATE_ANON", default="60/min")
+PARLEY_CATALOG_REFRESH_RATE = env("PARLEY_CATALOG_REFRESH_RATE", default="6/min")
+PARLEY_KEY_VALIDATION_RATE = env("PARLEY_KEY_VALIDATION_RATE", default="10/min")
+PARLEY_LOGIN_ATTEMPTS = env.int("PARLEY_LOGIN_ATTEMPTS", default=10)
+PARLEY_LOGIN_WINDOW_SECONDS = env.int("PARLEY_LOGIN_WINDOW_SECONDS", default=15 * 60)
+PARLEY_THROTTLE_PREFIX = "throttle"
+# Sign-up: open (anyone), approval (an admin approves each new account), closed (only admins add people).
+PARLEY_SIGNUP = env("PARLEY_SIGNUP", default="open").strip().lower()
+if PARLEY_SIGNUP not in ("open", "approval", "closed"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"PARLEY_SIGNUP is open, approval or closed, not {PARLEY_SIGNUP!r}.")
+# Every JSON body and WebSocket frame: larger is 413 too_large (refused before it is read; multipart exempt).
+PARLEY_MAX_JSON_BYTES = env.int("PARLEY_MAX_JSON_BYTES", default=1_048_576)
 
 # Provider keys and base URLs from the environment; the registry reads these lazily.
 def _provider_env(slug: str, *, key_vars: tuple[str, ...]) -> dict:

@@ -1,4 +1,6 @@
 """Test settings: the embedded defaults, or PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set."""
+import uuid
+
 from .base import *  # noqa: F401,F403
 from .base import DATABASES, VAR_DIR, env, upload_storage_config
 
@@ -26,3 +28,7 @@ STORAGES = {
     # Tests that look at stored files point this at a temporary directory of their own.
     "uploads": upload_storage_config(VAR_DIR / f"test-uploads-{_TEST_DB}"),
 }
+
+# Throttle counters of this process only (tests/conftest.py narrows it to one test): parallel runs sharing a Redis,
+# and live-server subprocesses, never count each other's requests.
+PARLEY_THROTTLE_PREFIX = f"throttle-{uuid.uuid4().hex[:12]}"

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response
 from core.serializers import StrictFieldsMixin
+from core.throttling import KeyValidationThrottle
 from providers import selectors, services
 from providers.models import ProviderKey
 
@@ -113,6 +114,9 @@ class KeyValidationSerializer(serializers.Serializer):
 
 
 class ProviderKeyValidateView(APIView):
+    def get_throttles(self):
+        return [*super().get_throttles(), KeyValidationThrottle()]
+
     @extend_schema(
         operation_id="keys_validate",
         summary="Check a stored key with its provider",

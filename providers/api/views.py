@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from core.openapi import error_responses, id_parameter
 from core.serializers import StrictFieldsMixin
+from core.throttling import CatalogRefreshThrottle
 from providers import errors, selectors, services
 from providers.gateway import configured_providers
 from providers.models import CustomEndpoint
@@ -86,12 +87,15 @@ def _entry(row) -> dict:
     def price(value):
         return None if value is None else format(value.normalize(), "f")
 
-    return {"id": row.id, "provider": row.provider, "name": row.name, "context_length": row.context_length,
+    return {"id": row.model_name, "provider": row.provider, "name": row.name, "context_length": row.context_length,
             "pricing": {"prompt": price(row.pricing_prompt), "completion": price(row.pricing_completion)},
             "capabilities": row.capabilities or []}
 
 
 class ModelCatalogView(APIView):
+    def get_throttles(self):
+        return [*super().get_throttles(), CatalogRefreshThrottle()]
+
     @extend_schema(
         operation_id="models_list",
         summary="The model catalog",
@@ -109,11 +113,12 @@ class ModelCatalogView(APIView):
     def get(self, request):
         provider = request.query_params.get("provider", "").strip()
         refresh = request.query_params.get("refresh") in ("1", "true", "yes")
-        usable, fetches, cached = services.catalog_usable(user_id=request.user.pk, provider=provider, refresh=refresh)
+        user_id = request.user.pk
+        usable, fetches, cached = services.catalog_usable(user_id=user_id, provider=provider, refresh=refresh)
         if provider and not usable:
             raise exceptions.ValidationError({"provider": [f"'{provider}' is not a provider you can use."]})
         rows = selectors.catalog_list(providers=usable, q=request.query_params.get("q", "").strip(),
-                                      capability=request.query_params.get("capability", "").strip())
+                                      capability=request.query_params.get("capability", "").strip(), user_id=user_id)
         times = [f.fetched_at for f in fetches.values() if f.fetched_at is not None]
         return Response({"models": [_entry(row) for row in rows], "cached": cached,
                          "fetched_at": min(times).isoformat() if times else None})

@@ -169,7 +169,7 @@ token grant and live socket (`/deepgram/v1/...`, or `/v1/...`)."""
         if slug in self.failing_model_lists:
             return await self._refuse(protocol, slug, "notjson", key, send)
         return await _respond(send, 200, {"content-type": "application/json"},
-                              wire._json(wire.models_page(protocol, slug, query)))
+                              wire._json(wire.models_page(protocol, slug, query, key=key)))
 
     async def _chat(self, protocol, slug, key, model, payload, record, receive, send):
         payload = payload or {}

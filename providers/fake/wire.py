@@ -310,7 +310,13 @@ FAKE_MODELS = ("echo", "story-5-0", "think-4-0", "tools", "describe")
 INPUT_MODALITIES = {"describe": ["text", "image", "file"]}
 
 
-def models_page(protocol: str, slug: str, query: dict) -> dict:
+def private_models(key: str) -> tuple[str, ...]:
+    """A key named `…-finetune-<name>` also lists the fine-tune `ft-<name>`, as a real account's key does."""
+    _, marker, name = key.partition("-finetune-")
+    return (f"ft-{name}",) if marker and name else ()
+
+
+def models_page(protocol: str, slug: str, query: dict, key: str = "") -> dict:
     if protocol == "anthropic_messages":
         after = query.get("after_id", [""])[0]
         limit = min(int(query.get("limit", ["2"])[0] or 2), 2)  # tiny pages, so clients must paginate
@@ -351,4 +357,4 @@ def models_page(protocol: str, slug: str, query: dict) -> dict:
     return {"object": "list", "data": [
         {"id": i, "object": "model", "created": 1735689600, "owned_by": "fake",
          **({"architecture": {"input_modalities": INPUT_MODALITIES[i]}} if i in INPUT_MODALITIES else {})}
-        for i in FAKE_MODELS]}
+        for i in (*FAKE_MODELS, *private_models(key))]}

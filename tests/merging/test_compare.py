@@ -149,6 +149,8 @@ async def test_compare_over_websocket_then_follow_again(live_asgi, auth):
     models = ["openai/story-4-20", "openai/fail-after-1"]
     async with websockets.connect(url, additional_headers=auth, origin=live_asgi.url) as socket:
         await socket.send("not json")
+        assert json.loads(await socket.recv())["code"] == "bad_frame"
+        await socket.send(json.dumps({"type": "dance"}))
         assert json.loads(await socket.recv())["code"] == "unknown_type"
         await socket.send(json.dumps({"type": "compare", "prompt": "Go", "models": ["openai/echo", "bad"]}))
         assert json.loads(await socket.recv())["code"] == "invalid_model"
