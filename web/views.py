@@ -12,7 +12,6 @@ from chats.selectors import conversation_get, conversation_list, preset_list
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from web.forms import ApiTokenForm, SignUpForm
-from web.security import content_security_policy
 from web.selectors import conversation_page_data, provider_configured
 
 PROVIDERS = list(BUILTIN_PROVIDERS)
@@ -32,7 +31,6 @@ def _ui_config(request) -> dict:
     }
 
 
-@content_security_policy
 @require_http_methods(["GET", "POST"])
 def signup(request):
     if request.user.is_authenticated:
@@ -54,7 +52,6 @@ def signup(request):
     return render(request, "web/signup.html", {"form": form, "first_account": first_account})
 
 
-@content_security_policy
 @login_required
 def home(request):
     return render(
@@ -68,7 +65,6 @@ def home(request):
     )
 
 
-@content_security_policy
 @login_required
 def conversation(request, conversation_id):
     conv = conversation_get(user=request.user, conversation_id=conversation_id)
@@ -87,7 +83,6 @@ def conversation(request, conversation_id):
     )
 
 
-@content_security_policy
 @login_required
 def compare(request):
     return render(
@@ -101,7 +96,6 @@ def compare(request):
     )
 
 
-@content_security_policy
 @login_required
 def merge(request):
     conversations = conversation_list(user=request.user)[:200]
@@ -113,7 +107,6 @@ def merge(request):
     )
 
 
-@content_security_policy
 @login_required
 def presets(request):
     return render(
@@ -127,7 +120,6 @@ def presets(request):
     )
 
 
-@content_security_policy
 @login_required
 def keys(request):
     return render(
@@ -143,7 +135,6 @@ def keys(request):
     )
 
 
-@content_security_policy
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
@@ -168,7 +159,6 @@ def tokens(request):
     return response
 
 
-@content_security_policy
 @login_required
 @require_POST
 def token_revoke(request, token_id: int):

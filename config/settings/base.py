@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "core",
     "accounts",
@@ -51,6 +52,8 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.middleware.ApiTrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the static files, so that every response carries the one policy below.
+    "csp.middleware.CSPMiddleware",
     "core.static_files.StaticFilesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,6 +194,30 @@ SPECTACULAR_SETTINGS = {
         "MergeStatusEnum": "merging.models.MergeStatus",
         "HealthStatusEnum": ["ok", "degraded"],
     },
+}
+
+# One Content-Security-Policy for every response (pages, admin, API docs, JSON, errors): script only from our
+# own origin, never inline. Images only from our origin: a model's markdown cannot make the browser fetch
+# another host (a tracking pixel carrying conversation text). The chat pages show such an image only when the
+# user clicks "Show image", in a sandboxed frame that the page script creates, hence frame-src.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline style attributes (layout tweaks, highlight.js, Swagger UI, ReDoc) are harmless; inline script
+        # is not.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        # 'self' covers ws:// and wss:// of our own host (CSP Level 3).
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],  # ReDoc parses the schema in a worker
+        "frame-src": ["https:", "http:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 # Parley
