@@ -266,6 +266,16 @@ PARLEY_PROVIDER_ENV = {
     "ollama": _provider_env("ollama", key_vars=("OLLAMA_API_KEY",)),
 }
 
+# A value pasted wrong (two variables on one line, stray spaces) would misconfigure silently: refuse to start.
+from core.environment import refuse_invalid_encryption_keys, refuse_malformed_values  # noqa: E402
+
+refuse_malformed_values(os.environ, [
+    "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "APP_URL", "PARLEY_DEFAULT_MODEL",
+    "PARLEY_COMPARE_MODELS", "PARLEY_ENCRYPTION_KEYS", "DEEPGRAM_API_KEY", "GOOGLE_API_KEY",
+    *(f"{slug.upper()}_{suffix}" for slug in PARLEY_PROVIDER_ENV for suffix in ("API_KEY", "BASE_URL")),
+])
+refuse_invalid_encryption_keys(PARLEY_ENCRYPTION_KEYS)
+
 # Error reports hide Authorization headers and provider keys as well as Django's own secrets.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.SecretSafeExceptionReporterFilter"
 
