@@ -26,6 +26,8 @@ urlpatterns = [
     # image host is allowed here and nowhere else.
     path("api/redoc/", csp_update({"img-src": "https://cdn.redoc.ly"})(SpectacularRedocView.as_view(url_name="schema")),
          name="redoc"),
+    # Any other /api/ path is a JSON 404 too, with DEBUG on as well (Django's HTML page is for people).
+    re_path(r"^api/", core_views.not_found, name="api-not-found"),
     path("", include("web.urls")),
 ]
 

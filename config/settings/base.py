@@ -27,6 +27,8 @@ CORS_EXPOSE_HEADERS = ["X-Request-ID"]
 PARLEY_VERSION = "1.0.0"
 
 INSTALLED_APPS = [
+    # First, as Channels documents: `manage.py runserver` then serves ASGI (WebSockets) with autoreload.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.ApiDebugErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
