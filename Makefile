@@ -6,7 +6,7 @@ PORT ?= 8000
 REQS := $(wildcard requirements/*.txt)
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test worker browser lint bench fakeprovider
+.PHONY: install run test worker browser lint bench fakeprovider fuzz
 
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# schemathesis against /api/schema/ of a live server (not part of `make test`); FUZZ_ARGS replace the defaults.
+fuzz: install
+	$(BIN)/python -m tests.fuzz $(FUZZ_ARGS)

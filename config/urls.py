@@ -1,8 +1,9 @@
 """Top-level URL map: the web UI, the admin, the API and its documentation."""
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from core import views as core_views
 
@@ -24,8 +25,14 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("v1/", include("openai_api.urls")),  # the OpenAI-compatible gateway (SPEC §9)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The split view serves its start-up script as a file of its own: the CSP allows no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    # ReDoc's sidebar always shows its maker's logo from their CDN; the page shows no user content, so that one
+    # image host is allowed here and nowhere else.
+    path("api/redoc/", csp_update({"img-src": "https://cdn.redoc.ly"})(SpectacularRedocView.as_view(url_name="schema")),
+         name="redoc"),
+    # Any other /api/ path is a JSON 404 too, with DEBUG on as well (Django's HTML page is for people).
+    re_path(r"^api/", core_views.not_found, name="api-not-found"),
     path("", include("web.urls")),
 ]
 

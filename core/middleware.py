@@ -1,8 +1,13 @@
-"""Request ids (X-Request-ID in, or a new one) for logs and responses; API paths without their trailing slash."""
+"""Request ids (X-Request-ID in, or a new one) for logs and responses; API paths without their trailing slash;
+JSON errors under /api/ with DEBUG on."""
+import logging
 import re
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.deprecation import MiddlewareMixin
 
@@ -63,3 +68,23 @@ class ApiTrailingSlashMiddleware(MiddlewareMixin):
             request.path_info = path + "/"
             request.path = request.path + "/"
         return None
+
+
+class ApiDebugErrorsMiddleware(MiddlewareMixin):
+    """With DEBUG on, Django answers a view's exception with its HTML debug page, ignoring handler404/handler500;
+    API clients get the same JSON errors as in production (the traceback still goes to the log)."""
+
+    def process_exception(self, request, exception):
+        if not settings.DEBUG or not request.path.startswith("/api/"):
+            return None
+        from core import views
+
+        if isinstance(exception, Http404):
+            return views.not_found(request, exception)
+        if isinstance(exception, PermissionDenied):
+            return JsonResponse({"detail": "You do not have permission to do this.", "code": "permission_denied"},
+                                status=403)
+        if isinstance(exception, (SuspiciousOperation, BadRequest)):
+            return views.bad_request(request, exception)
+        logging.getLogger("django.request").error("Internal Server Error: %s", request.path, exc_info=exception)
+        return views.server_error(request)

@@ -20,6 +20,9 @@ class ErrorSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField()
+    # A field's messages are a list of strings, or, for a nested object or list (`params`, `models`), that
+    # field's own errors nested the same way (found by `make fuzz`).
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
+        child=serializers.JSONField(), required=False,
+        help_text='{field: ["message", ...]}, or for a nested object or list its own errors, nested alike.',
     )

@@ -3,12 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from web import views
-from web.security import content_security_policy
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("signup/", views.signup, name="signup"),
-    path("login/", content_security_policy(views.SignInView.as_view()), name="login"),
+    path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("c/<uuid:conversation_id>/", views.conversation, name="conversation"),
     path("compare/", views.compare, name="compare"),

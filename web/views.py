@@ -1,4 +1,6 @@
 """Server-rendered pages of the built-in UI; their scripts talk to the JSON API and the WebSocket."""
+from functools import wraps
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -13,9 +15,8 @@ from chats.selectors import conversation_get, conversation_list, preset_list
 from core.throttling import failed_login_throttles
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
-from uploads.speech import live_url, stt_configured
+from uploads.speech import live_origin, live_url, stt_configured
 from web.forms import ApiTokenForm, SignInForm, SignUpForm
-from web.security import content_security_policy
 from web.selectors import conversation_page_data, provider_configured
 
 PROVIDERS = list(BUILTIN_PROVIDERS)
@@ -38,7 +39,6 @@ def _ui_config(request) -> dict:
     }
 
 
-@content_security_policy
 @require_http_methods(["GET", "POST"])
 def signup(request):
     """PARLEY_SIGNUP: open, approval (the account waits for an admin) or closed (the page says so)."""
@@ -93,8 +93,23 @@ class SignInView(LoginView):
         return response
 
 
-@content_security_policy
+def speech_socket_allowed(view):
+    """Chat pages' CSP may also connect to Deepgram's live socket, when speech-to-text is configured: the
+    composer's microphone streams there (django-csp adds `_csp_update` to the one policy)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        origin = live_origin()
+        if origin:
+            response._csp_update = {"connect-src": [origin]}
+        return response
+
+    return wrapped
+
+
 @login_required
+@speech_socket_allowed
 def home(request):
     return render(
         request,
@@ -107,8 +122,8 @@ def home(request):
     )
 
 
-@content_security_policy
 @login_required
+@speech_socket_allowed
 def conversation(request, conversation_id):
     conv = conversation_get(user=request.user, conversation_id=conversation_id)
     data = conversation_page_data(conversation=conv)
@@ -126,7 +141,6 @@ def conversation(request, conversation_id):
     )
 
 
-@content_security_policy
 @login_required
 def compare(request):
     return render(
@@ -140,7 +154,6 @@ def compare(request):
     )
 
 
-@content_security_policy
 @login_required
 def merge(request):
     conversations = conversation_list(user=request.user)[:200]
@@ -152,7 +165,6 @@ def merge(request):
     )
 
 
-@content_security_policy
 @login_required
 def presets(request):
     return render(
@@ -166,7 +178,6 @@ def presets(request):
     )
 
 
-@content_security_policy
 @login_required
 def keys(request):
     return render(
@@ -182,7 +193,6 @@ def keys(request):
     )
 
 
-@content_security_policy
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
@@ -207,7 +217,6 @@ def tokens(request):
     return response
 
 
-@content_security_policy
 @login_required
 @require_POST
 def token_revoke(request, token_id: int):

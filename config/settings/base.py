@@ -27,6 +27,8 @@ CORS_EXPOSE_HEADERS = ["X-Request-ID"]
 PARLEY_VERSION = "1.0.0"
 
 INSTALLED_APPS = [
+    # First, as Channels documents: `manage.py runserver` then serves ASGI (WebSockets) with autoreload.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "core",
     "accounts",
@@ -53,6 +56,8 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.middleware.ApiTrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the static files, so that every response carries the one policy below.
+    "csp.middleware.CSPMiddleware",
     "core.static_files.StaticFilesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.ApiDebugErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -216,6 +222,30 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# One Content-Security-Policy for every response (pages, admin, API docs, JSON, errors): script only from our
+# own origin, never inline. Images only from our origin: a model's markdown cannot make the browser fetch
+# another host (a tracking pixel carrying conversation text). The chat pages show such an image only when the
+# user clicks "Show image", in a sandboxed frame that the page script creates, hence frame-src.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline style attributes (layout tweaks, highlight.js, Swagger UI, ReDoc) are harmless; inline script
+        # is not.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        # 'self' covers ws:// and wss:// of our own host (CSP Level 3).
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],  # ReDoc parses the schema in a worker
+        "frame-src": ["https:", "http:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # Parley
 PARLEY_ENCRYPTION_KEYS = env.list("PARLEY_ENCRYPTION_KEYS", default=[])
 PARLEY_DEFAULT_MODEL = env("PARLEY_DEFAULT_MODEL", default="openrouter/openai/gpt-4o-mini")
@@ -288,6 +318,16 @@ PARLEY_PROVIDER_ENV = {
     "deepseek": _provider_env("deepseek", key_vars=("DEEPSEEK_API_KEY",)),
     "ollama": _provider_env("ollama", key_vars=("OLLAMA_API_KEY",)),
 }
+
+# A value pasted wrong (two variables on one line, stray spaces) would misconfigure silently: refuse to start.
+from core.environment import refuse_invalid_encryption_keys, refuse_malformed_values  # noqa: E402
+
+refuse_malformed_values(os.environ, [
+    "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "APP_URL", "PARLEY_DEFAULT_MODEL",
+    "PARLEY_COMPARE_MODELS", "PARLEY_ENCRYPTION_KEYS", "DEEPGRAM_API_KEY", "GOOGLE_API_KEY",
+    *(f"{slug.upper()}_{suffix}" for slug in PARLEY_PROVIDER_ENV for suffix in ("API_KEY", "BASE_URL")),
+])
+refuse_invalid_encryption_keys(PARLEY_ENCRYPTION_KEYS)
 
 # Error reports hide Authorization headers and provider keys as well as Django's own secrets.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.SecretSafeExceptionReporterFilter"

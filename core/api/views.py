@@ -12,8 +12,10 @@ from core.selectors import broker_status, channel_layer_status, database_status
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     version = serializers.CharField()
-    default_model = serializers.CharField()
-    providers = serializers.DictField(child=serializers.BooleanField(), help_text="{slug: configured}")
+    default_model = serializers.CharField(required=False, help_text="Only when authenticated.")
+    providers = serializers.DictField(
+        child=serializers.BooleanField(), required=False, help_text="{slug: configured}. Only when authenticated."
+    )
     database = serializers.ChoiceField(choices=["ok", "error"])
     channel_layer = serializers.ChoiceField(choices=["in-memory", "redis", "redis-unreachable"])
     broker = serializers.ChoiceField(
@@ -32,8 +34,10 @@ class HealthView(APIView):
         summary="Service health",
         description=(
             "No authentication needed. Answers 503 when the database does not answer, 200 otherwise "
-            '(`status` is "degraded" when the channel layer or broker does not answer). '
-            "Authenticated callers also get their `conversations` and `total_messages` counts."
+            '(`status` is "degraded" when the channel layer or broker does not answer). Anonymous callers get '
+            "the status only; authenticated callers also get `default_model`, `providers` (which are configured "
+            "for them: provider and endpoint slugs are not shown to anyone) and their `conversations` and "
+            "`total_messages` counts."
         ),
         responses={
             200: HealthSerializer,
@@ -53,12 +57,14 @@ class HealthView(APIView):
         body = {
             "status": "ok" if healthy else "degraded",
             "version": settings.PARLEY_VERSION,
-            "default_model": settings.PARLEY_DEFAULT_MODEL,
-            "providers": configured_providers(user_id=user_id) if database == "ok" else {},
             "database": database,
             "channel_layer": channel_layer,
             "broker": broker,
         }
-        if user_id is not None and database == "ok":
-            body.update(conversation_counts(user=request.user))
+        # Provider and shared endpoint slugs say what the server is wired to: signed-in callers only.
+        if user_id is not None:
+            body["default_model"] = settings.PARLEY_DEFAULT_MODEL
+            body["providers"] = configured_providers(user_id=user_id) if database == "ok" else {}
+            if database == "ok":
+                body.update(conversation_counts(user=request.user))
         return Response(body, status=200 if database == "ok" else 503)

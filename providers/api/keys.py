@@ -53,6 +53,9 @@ class ProviderKeyCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         if not value or any(ch.isspace() for ch in value):
             # Never echo the value back: only say what is wrong with it.
             raise serializers.ValidationError("Enter the key exactly, without spaces.", code="invalid_key")
+        if not value.isascii() or not value.isprintable():
+            # It travels in an HTTP header, which holds printable ASCII only (found by `make fuzz`).
+            raise serializers.ValidationError("A key holds printable ASCII characters only.", code="invalid_key")
         return value
 
 

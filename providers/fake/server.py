@@ -4,8 +4,10 @@ import hashlib
 import json
 import re
 import secrets
+import struct
 import threading
 import time
+import zlib
 from urllib.parse import parse_qs
 
 from providers.fake import parts, wire
@@ -15,6 +17,20 @@ GEMINI_STREAM = re.compile(r"^/gemini/v1beta/models/(?P<model>[^/:]+):streamGene
 DEEPGRAM_GRANT = ("/v1/auth/grant", "/deepgram/v1/auth/grant")
 DEEPGRAM_LISTEN = ("/v1/listen", "/deepgram/v1/listen")
 OPENAI_PATH = re.compile(r"^/(?P<slug>[a-z0-9][a-z0-9_-]*)/(?P<rest>chat/completions|models|key)$")
+IMAGE_PATH = re.compile(r"^/media/[\w.-]+\.png$")
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A solid-colour PNG: a model's answer can link it as an image from "another host"."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+IMAGE = _png(96, 64, (46, 125, 220))
 
 
 class FakeProviderApp:
@@ -114,6 +130,8 @@ token grant and live socket (`/deepgram/v1/...`, or `/v1/...`)."""
                     return await self._refuse("openai_chat", slug, "badkey", key, send)
                 return await _respond(send, 200, {"content-type": "application/json"}, wire._json(
                     {"data": {"label": "fake key", "usage": 0, "limit": None, "is_free_tier": False}}))
+        if IMAGE_PATH.match(path) and method == "GET":
+            return await _respond(send, 200, {"content-type": "image/png"}, IMAGE)
         return await _respond(send, 404, {"content-type": "application/json"},
                               b'{"error":{"message":"Not found","code":404}}')
 

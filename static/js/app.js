@@ -185,7 +185,17 @@
           node.setAttribute("rel", "noopener noreferrer nofollow");
         }
       }
-      if (node.tagName === "IMG" && !SAFE_IMG.test((node.getAttribute("src") || "").trim())) node.removeAttribute("src");
+      if (node.tagName === "IMG") {
+        const src = (node.getAttribute("src") || "").trim();
+        node.removeAttribute("src");
+        // An image of another host never gets a src here: the CSP would block it, and the URL could carry
+        // conversation text to that host. renderMarkdown puts a "Show image" placeholder in its place.
+        if (SAFE_IMG.test(src)) {
+          const url = new URL(src, location.href);
+          if (url.origin === location.origin) node.setAttribute("src", url.href);
+          else node.setAttribute("data-remote-src", url.href);
+        }
+      }
     });
   }
   const PURIFY = {
@@ -200,8 +210,32 @@
     if (!window.marked || !window.DOMPurify) return escapeHtml(text).replace(/\n/g, "<br>");
     return window.DOMPurify.sanitize(window.marked.parse(String(text)), PURIFY);
   };
+  // Remote images the user chose to show on this page; a re-render (streaming) keeps them shown.
+  const shownImages = new Set();
+  function remoteImageFrame(url, alt) {
+    // The page's img-src allows our own origin only; a sandboxed frame (no script, no referrer) shows the one
+    // image the user asked for.
+    return el("iframe", { class: "remote-image-frame", src: url, title: alt || "Image from " + url.host, sandbox: "",
+      referrerpolicy: "no-referrer", loading: "lazy" });
+  }
+  function remoteImagePlaceholder(img) {
+    const url = new URL(img.getAttribute("data-remote-src"));
+    const alt = img.getAttribute("alt") || "";
+    if (shownImages.has(url.href)) return remoteImageFrame(url, alt);
+    const holder = el("span", { class: "remote-image", "data-src": url.href },
+      el("span", { class: "remote-image-text" }, "Image from ", el("strong", { text: url.host }), alt ? ": " + alt : ""));
+    holder.append(el("button", { type: "button", class: "btn remote-image-show", text: "Show image",
+      onclick: (event) => {
+        event.preventDefault();
+        event.stopPropagation();
+        shownImages.add(url.href);
+        holder.replaceWith(remoteImageFrame(url, alt));
+      } }));
+    return holder;
+  }
   Parley.renderMarkdown = function (node, text) {
     node.innerHTML = Parley.markdownToSafeHtml(text);
+    node.querySelectorAll("img[data-remote-src]").forEach((img) => img.replaceWith(remoteImagePlaceholder(img)));
     node.querySelectorAll("pre code").forEach((code) => {
       if (window.hljs) {
         try {

@@ -12,25 +12,36 @@ NO_ENV_KEYS = {slug: {"api_key": "", "base_url": ""} for slug in BUILTINS}
 
 
 @override_settings(PARLEY_PROVIDER_ENV=NO_ENV_KEYS)
-def test_anonymous_shape(client, settings):
+def test_anonymous_callers_get_the_status_only(client, settings):
+    from providers.models import CustomEndpoint
+
+    # A shared endpoint (owner None) is in the signed-in list; an anonymous caller learns nothing of it.
+    CustomEndpoint.objects.create(owner=None, slug="office-vllm", name="Office vLLM",
+                                  base_url="https://vllm.example.com/v1")
     response = client.get("/api/v1/health/")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"status", "version", "default_model", "providers", "database", "channel_layer", "broker"}
+    assert set(body) == {"status", "version", "database", "channel_layer", "broker"}
+    assert "office-vllm" not in response.content.decode() and "openai" not in response.content.decode()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["version"] == settings.PARLEY_VERSION
-    assert body["default_model"] == settings.PARLEY_DEFAULT_MODEL
-    assert BUILTINS <= set(body["providers"])
-    assert not any(body["providers"][slug] for slug in BUILTINS)
     expected_layer = "redis" if settings.REDIS_URL else "in-memory"
     assert body["channel_layer"] == expected_layer
     assert body["broker"] == ("redis" if settings.CELERY_BROKER_URL else "embedded")
 
 
-def test_env_keys_configure_providers(client):
+@override_settings(PARLEY_PROVIDER_ENV=NO_ENV_KEYS)
+def test_signed_in_callers_get_default_model_and_providers(api, settings):
+    body = api.get("/api/v1/health/").json()
+    assert body["default_model"] == settings.PARLEY_DEFAULT_MODEL
+    assert BUILTINS <= set(body["providers"])
+    assert not any(body["providers"][slug] for slug in BUILTINS)
+
+
+def test_env_keys_configure_providers(api):
     env = dict(NO_ENV_KEYS, openai={"api_key": "sk-env-0000000000", "base_url": ""})
     with override_settings(PARLEY_PROVIDER_ENV=env):
-        providers = client.get("/api/v1/health/").json()["providers"]
+        providers = api.get("/api/v1/health/").json()["providers"]
     assert providers["openai"] is True and providers["anthropic"] is False
     assert "sk-env" not in str(providers)
 

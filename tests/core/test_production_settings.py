@@ -45,3 +45,20 @@ def test_refuses_to_start_without_encryption_keys():
     result = manage("check", **env)
     assert result.returncode != 0
     assert "PARLEY_ENCRYPTION_KEYS must be set in production" in result.stderr
+
+
+def test_refuses_a_weak_secret_key_without_echoing_it():
+    for weak in ("short-7q", "django-insecure-" + secrets.token_urlsafe(64), "ab" * 40):
+        result = manage("check", **dict(real_secrets(), SECRET_KEY=weak))
+        assert result.returncode != 0
+        assert "SECRET_KEY is too weak for production" in result.stderr
+        assert weak not in result.stdout + result.stderr
+
+
+def test_refuses_an_encryption_key_that_is_not_a_fernet_key():
+    good = Fernet.generate_key().decode()
+    for keys in ("notakey", f"{good},notakey2"):
+        result = manage("check", **dict(real_secrets(), PARLEY_ENCRYPTION_KEYS=keys))
+        assert result.returncode != 0
+        assert "PARLEY_ENCRYPTION_KEYS: key" in result.stderr and "is not a Fernet key" in result.stderr
+        assert "notakey" not in result.stdout + result.stderr.replace("PARLEY_ENCRYPTION_KEYS", "")

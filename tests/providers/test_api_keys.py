@@ -44,6 +44,8 @@ def test_list_shows_only_own_keys_not_shared_ones(api, user, other_user):
         ({"provider": "openai", "api_key": ""}, "blank"),
         ({"provider": "openai", "api_key": "   "}, "blank"),
         ({"provider": "openai", "api_key": "has a space"}, "invalid_key"),
+        ({"provider": "openai", "api_key": "sk-caf\u00e9-0000"}, "invalid_key"),  # a header holds ASCII only
+        ({"provider": "openai", "api_key": "sk-\x07bell"}, "invalid_key"),
         ({"provider": "openai"}, "required"),
         ({"provider": "openai", "api_key": SECRET, "owner": 1}, "unknown_field"),
         ({"provider": "openai", "api_key": SECRET, "label": "l" * 101}, "max_length"),

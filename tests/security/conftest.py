@@ -1,6 +1,9 @@
-"""Fixtures of the security tests: an admin's API client, and a browser-like session client."""
+"""Fixtures of the security tests: an admin's API client, a browser-like session client, and tests/ui's
+Chromium fixtures for the checks that need a real browser."""
 import pytest
 from django.test import Client
+
+from tests.ui.conftest import _orm_beside_playwright, browser, live, new_page, shot, ui_user  # noqa: F401
 
 
 @pytest.fixture
@@ -16,7 +19,7 @@ def admin_api(admin_user):
 
 
 @pytest.fixture
-def browser(user) -> Client:
+def session(user) -> Client:
     """Alice signed in with the session cookie, CSRF enforced as in a browser."""
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)

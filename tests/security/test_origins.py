@@ -25,7 +25,7 @@ def test_only_the_exact_own_origin_is_accepted(settings, allowed_hosts):
     settings.CSRF_TRUSTED_ORIGINS = []
     assert origin_allowed(scope("https://chat.example.com"))
     assert origin_allowed(scope("https://chat.example.com:443"))
-    assert origin_allowed(scope(None))  # a non-browser client: authentication decides
+    assert origin_allowed(scope(None))  # a non-session client: authentication decides
     for other in ("http://chat.example.com", "https://chat.example.com:8443", "https://evil.example",
                   "https://other.example.com", "null", "https://chat.example.com.evil.example", "garbage"):
         assert not origin_allowed(scope(other)), other
@@ -94,27 +94,27 @@ def conversation(user):
     return conversation
 
 
-def csrf(browser) -> dict:
-    return {"HTTP_X_CSRFTOKEN": browser.cookies["csrftoken"].value}
+def csrf(session) -> dict:
+    return {"HTTP_X_CSRFTOKEN": session.cookies["csrftoken"].value}
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
-def test_a_cross_site_get_of_stream_starts_nothing(browser, conversation, fake_provider, headers):
-    answer = browser.get(f"/api/v1/conversations/{conversation.pk}/stream/", **headers)
+def test_a_cross_site_get_of_stream_starts_nothing(session, conversation, fake_provider, headers):
+    answer = session.get(f"/api/v1/conversations/{conversation.pk}/stream/", **headers)
     assert answer.status_code == 403
     assert answer.json()["code"] == "cross_site"
     assert not Message.objects.filter(conversation=conversation, role="assistant").exists()
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
-def test_cross_site_session_posts_that_start_work_are_refused(browser, conversation, fake_provider, headers):
+def test_cross_site_session_posts_that_start_work_are_refused(session, conversation, fake_provider, headers):
     for path, body in ((f"/api/v1/conversations/{conversation.pk}/completions/", {"content": "hi"}),
                        ("/api/v1/chat/stream/", {"model": "openai/echo", "messages": [{"role": "user",
                                                                                       "content": "hi"}]}),
                        ("/api/v1/compare/", {"prompt": "hi", "models": ["openai/echo"]}),
                        ("/api/v1/merges/", {"conversation_ids": [str(conversation.pk)] * 2, "model": "openai/echo"}),
                        ("/api/v1/conversations/", {"title": "x"})):
-        answer = browser.post(path, json.dumps(body), content_type="application/json", **csrf(browser), **headers)
+        answer = session.post(path, json.dumps(body), content_type="application/json", **csrf(session), **headers)
         assert answer.status_code == 403, (path, answer.content)
         assert answer.json()["code"] == "cross_site"
     assert Conversation.objects.count() == 1
@@ -122,12 +122,12 @@ def test_cross_site_session_posts_that_start_work_are_refused(browser, conversat
 
 
 @pytest.mark.parametrize("headers", SAME_ORIGIN)
-def test_same_origin_session_requests_work(browser, conversation, fake_provider, headers):
-    answer = browser.post("/api/v1/conversations/", json.dumps({"title": "mine"}), content_type="application/json",
-                          **csrf(browser), **headers)
+def test_same_origin_session_requests_work(session, conversation, fake_provider, headers):
+    answer = session.post("/api/v1/conversations/", json.dumps({"title": "mine"}), content_type="application/json",
+                          **csrf(session), **headers)
     assert answer.status_code == 201, answer.content
-    answer = browser.post(f"/api/v1/conversations/{conversation.pk}/messages/", json.dumps({"content": "more"}),
-                          content_type="application/json", **csrf(browser), **headers)
+    answer = session.post(f"/api/v1/conversations/{conversation.pk}/messages/", json.dumps({"content": "more"}),
+                          content_type="application/json", **csrf(session), **headers)
     assert answer.status_code == 201, answer.content
 
 
@@ -137,11 +137,11 @@ def test_bearer_clients_are_unaffected_by_origin_headers(api, conversation, fake
     assert answer.status_code == 201
 
 
-def test_a_trusted_frontend_origin_may_start_work(browser, conversation, fake_provider, settings):
+def test_a_trusted_frontend_origin_may_start_work(session, conversation, fake_provider, settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.org"]
-    answer = browser.post("/api/v1/conversations/", json.dumps({"title": "x"}), content_type="application/json",
-                          HTTP_SEC_FETCH_SITE="cross-site", HTTP_ORIGIN="https://app.example.org", **csrf(browser))
+    answer = session.post("/api/v1/conversations/", json.dumps({"title": "x"}), content_type="application/json",
+                          HTTP_SEC_FETCH_SITE="cross-site", HTTP_ORIGIN="https://app.example.org", **csrf(session))
     assert answer.status_code == 201, answer.content
-    answer = browser.post("/api/v1/conversations/", json.dumps({"title": "x"}), content_type="application/json",
-                          HTTP_SEC_FETCH_SITE="cross-site", HTTP_ORIGIN="https://evil.example", **csrf(browser))
+    answer = session.post("/api/v1/conversations/", json.dumps({"title": "x"}), content_type="application/json",
+                          HTTP_SEC_FETCH_SITE="cross-site", HTTP_ORIGIN="https://evil.example", **csrf(session))
     assert answer.status_code == 403 and answer.json()["code"] == "cross_site"

@@ -24,12 +24,19 @@ class Command(BaseCommand):
         sock.bind((host, port))
         port = sock.getsockname()[1]
         url = f"http://{host}:{port}"
-        self.stdout.write(f"Fake provider on {url}. Point Parley at it with:")
+        # Everything printed can be pasted into .env as it is: one KEY=value per line, the rest comments.
+        self.stdout.write(f"# Fake provider on {url}. Paste these lines into .env (or export them):")
         for slug, spec in PROVIDERS.items():
-            self.stdout.write(f"  {spec.base_url_env}={url}/{slug} {spec.key_env}=fake-{slug}")
-        self.stdout.write(f"  DEEPGRAM_BASE_URL={url}/deepgram DEEPGRAM_API_KEY=fake-deepgram")
-        self.stdout.write("Models: echo, story-N-D, think-N-D, tools, cite, utf8, fail-after-N, truncate-after-N, "
-                          "ratelimit, ratelimit-once, overloaded, badkey, nocredit, notjson, slow-first-D, describe.")
+            self.stdout.write(f"{spec.base_url_env}={url}/{slug}")
+            if spec.key_env:
+                self.stdout.write(f"{spec.key_env}=fake-{slug}")
+        self.stdout.write(f"DEEPGRAM_BASE_URL={url}/deepgram")
+        self.stdout.write("DEEPGRAM_API_KEY=fake-deepgram")
+        self.stdout.write("PARLEY_DEFAULT_MODEL=openai/echo")
+        self.stdout.write("# Models: echo, story-N-D, think-N-D, tools, weather, cite, utf8, fail-after-N, "
+                          "truncate-after-N, ratelimit, ratelimit-once, overloaded, badkey, nocredit, notjson, "
+                          "slow-first-D, describe;")
+        self.stdout.write("# merges: merge-tagged (answers in the merge format), merge-json, merge-garbage.")
         self.stdout.flush()
         config = uvicorn.Config(FakeProviderApp(), log_level="warning", lifespan="off", ws="websockets-sansio")
         uvicorn.Server(config).run(sockets=[sock])
