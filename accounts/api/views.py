@@ -17,7 +17,7 @@ class ApiTokenListView(APIView):
         operation_id="tokens_list",
         summary="Your personal API tokens",
         description="Newest first; each appears only as its hint.",
-        responses={200: ApiTokenSerializer(many=True), **error_responses()},
+        responses={200: ApiTokenSerializer(many=True), **error_responses(404)},
     )
     def get(self, request):
         return paginated_response(self, selectors.api_token_list(user=request.user), ApiTokenSerializer)

@@ -167,7 +167,7 @@ class PresetListView(APIView):
         operation_id="presets_list",
         summary="Your presets",
         description="Most recently changed first.",
-        responses={200: PresetSerializer(many=True), **error_responses()},
+        responses={200: PresetSerializer(many=True), **error_responses(404)},
     )
     def get(self, request):
         return paginated_response(self, selectors.preset_list(user=request.user), PresetSerializer)

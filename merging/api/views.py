@@ -42,7 +42,7 @@ class MergeListView(APIView):
         operation_id="merges_list",
         summary="List your merge jobs",
         description="Newest first.",
-        responses={200: MergeJobSerializer(many=True), **error_responses()},
+        responses={200: MergeJobSerializer(many=True), **error_responses(404)},
     )
     def get(self, request):
         return paginated_response(self, selectors.merge_job_list(owner=request.user), MergeJobSerializer)

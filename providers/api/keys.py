@@ -69,7 +69,7 @@ class ProviderKeyListView(APIView):
         operation_id="keys_list",
         summary="Your stored provider keys",
         description="Newest first; each key appears only as its hint (`…a1b2`).",
-        responses={200: ProviderKeySerializer(many=True), **error_responses()},
+        responses={200: ProviderKeySerializer(many=True), **error_responses(404)},
     )
     def get(self, request):
         return paginated_response(self, selectors.provider_key_list(user=request.user), ProviderKeySerializer)

@@ -33,7 +33,7 @@ class UploadListView(APIView):
     pagination_class = PageNumberPagination
 
     @extend_schema(operation_id="uploads_list", tags=["uploads"], summary="Your uploads, newest first",
-                   responses={200: UploadSerializer(many=True), **error_responses()})
+                   responses={200: UploadSerializer(many=True), **error_responses(404)})
     def get(self, request):
         return paginated_response(self, selectors.upload_list(user=request.user), UploadSerializer)
 
