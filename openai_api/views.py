@@ -77,7 +77,7 @@ async def chat_completions(request, caller: Caller):
 async def models(request, caller: Caller):
     rows = await db_call(usable_models, user_id=caller.user_id)
     created = int(time.time())
-    data = [{"id": row.id, "object": "model", "created": created, "owned_by": row.provider} for row in rows]
+    data = [{"id": row.model_name, "object": "model", "created": created, "owned_by": row.provider} for row in rows]
     data.append({"id": FUSION_MODEL, "object": "model", "created": created, "owned_by": "parley"})
     return JsonResponse({"object": "list", "data": data})
 

@@ -54,3 +54,13 @@ def test_the_ui_picker_shows_no_other_users_models(api, user, other_user, fake_p
     browser.force_login(other_user)
     # The picker fills itself from this same endpoint with the session.
     assert "openai/ft-acme" not in model_ids(browser)
+
+
+def test_the_gateway_lists_a_users_own_models_for_that_user_only(api, other_api, user, fake_provider):
+    provider_key_create(owner=user, provider="openai", api_key="sk-alice-finetune-acme")
+    model_ids(api, "?refresh=1&provider=openai")
+    mine = [entry["id"] for entry in api.get("/v1/models").json()["data"]]
+    # Every id is the model's name, the user's own entries included.
+    assert "openai/ft-acme" in mine and all(isinstance(model, str) and "/" in model for model in mine)
+    theirs = {entry["id"] for entry in other_api.get("/v1/models").json()["data"]}
+    assert "openai/ft-acme" not in theirs and "openai/echo" in theirs
