@@ -25,7 +25,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
         env.update(DJANGO_SETTINGS_MODULE="config.settings.local", DEBUG="false",
-                   DATABASE_URL=f"sqlite:///{tmp}/fuzz.sqlite3", PARLEY_DEFAULT_MODEL="openai/echo")
+                   DATABASE_URL=f"sqlite:///{tmp}/fuzz.sqlite3", PARLEY_DEFAULT_MODEL="openai/echo",
+                   # The fuzzer sends thousands of requests a minute: throttling would answer most of them.
+                   PARLEY_API_RATE_USER="100000/min", PARLEY_API_RATE_ANON="100000/min",
+                   PARLEY_CATALOG_REFRESH_RATE="100000/min", PARLEY_KEY_VALIDATION_RATE="100000/min")
         for slug, spec in PROVIDERS.items():
             env[spec.base_url_env], env[spec.key_env] = f"{fake.url}/{slug}", f"fuzz-{slug}"
         manage = [sys.executable, "manage.py"]

@@ -46,6 +46,11 @@ SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "tool_call, citations, usage, error, done); `: ping` every 15 s of silence."
 ))
 ERRORS = {status: ErrorSerializer for status in (400, 401, 403, 404, 409, 413, 429, 502, 503)}
+
+
+def errors_of(*statuses: int) -> dict:
+    """The shared error body for each of these statuses, for a view's documented responses."""
+    return {status: ErrorSerializer for status in statuses}
 LAST_EVENT_ID = OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER, required=False,
                                  description="Resume after this event seq (sent by EventSource on reconnect).")
 
@@ -255,7 +260,7 @@ def _store_and_reply(loop, user, conversation_id, body):
 
 class GenerationDetailView(APIView):
     @extend_schema(operation_id="generation_retrieve", tags=["streaming"], summary="A generation's state",
-                   responses={200: GenerationSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
+                   responses={200: GenerationSerializer, **errors_of(401, 404, 429)})
     def get(self, request, generation_id):
         generation = generation_get(user=request.user, generation_id=generation_id)
         return JsonResponse(GenerationSerializer(generation).data)
@@ -267,7 +272,7 @@ class GenerationStreamSchema(APIView):
         summary="Follow a generation: replay what was missed after Last-Event-ID (or ?after=), then live (SSE)",
         parameters=[OpenApiParameter("after", int, description="Resume after this seq (default 0)."),
                     LAST_EVENT_ID],
-        responses={(200, "text/event-stream"): SSE, 400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+        responses={(200, "text/event-stream"): SSE, **errors_of(400, 401, 404, 429)},
     )
     def get(self, request, generation_id):  # pragma: no cover - schema only
         """Documentation only: the async view routed for this path serves it."""
@@ -285,7 +290,7 @@ class GenerationCancelSchema(APIView):
     @extend_schema(
         operation_id="generation_cancel", tags=["streaming"],
         summary="Stop a generation; its text so far is kept with status cancelled", request=None,
-        responses={200: GenerationSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: GenerationSerializer, **errors_of(401, 403, 404, 429)},
     )
     def post(self, request, generation_id):  # pragma: no cover - schema only
         """Documentation only: the async view routed for this path serves it."""
