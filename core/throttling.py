@@ -1,5 +1,6 @@
 """Throttles over Django's cache (Redis when configured, so limits hold across processes): the API per user and per
 address, tighter scoped limits, and failed sign-ins. Rates are read from settings on every request."""
+import abc
 import hashlib
 import math
 import re
@@ -20,7 +21,7 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return count, multiple * _SECONDS[unit]
 
 
-class SettingsRateThrottle(throttling.SimpleRateThrottle):
+class SettingsRateThrottle(throttling.SimpleRateThrottle, abc.ABC):
     """A sliding-window throttle whose rate is the setting named by `rate_setting`; a subclass gives `scope`,
     `rate_setting` and `ident(request, view)` (None: this throttle does not apply to the request)."""
 
@@ -32,8 +33,9 @@ class SettingsRateThrottle(throttling.SimpleRateThrottle):
     def parse_rate(self, rate):
         return parse_rate(rate)
 
+    @abc.abstractmethod
     def ident(self, request, view) -> str | None:
-        raise NotImplementedError
+        """Whom this request counts against, or None when the throttle does not apply to it."""
 
     def get_cache_key(self, request, view):
         ident = self.ident(request, view)
