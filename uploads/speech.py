@@ -3,23 +3,20 @@ import logging
 
 import httpx
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
 
+from core.throttling import UserRateThrottle
 from uploads.errors import SttNotConfigured, SttRefused
 
 logger = logging.getLogger("parley.stt")
 
 
-class SttTokenThrottle(SimpleRateThrottle):
+class SttTokenThrottle(UserRateThrottle):
     """PARLEY_STT_TOKENS_PER_MINUTE tokens per user (read per request, so tests and deployments can change it)."""
 
     scope = "stt_token"
 
     def get_rate(self) -> str:
         return f"{settings.PARLEY_STT_TOKENS_PER_MINUTE}/min"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
 
 def stt_configured() -> bool:
