@@ -3,6 +3,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -35,6 +36,18 @@ class ProviderUnavailable(exceptions.APIException):
     default_code = "provider_unavailable"
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    """The database refused or dropped the connection (restart, outage): worth trying again, not a bug."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; try again shortly."
+    default_code = "database_unavailable"
+
+
+# What a database that is down or restarting raises (psycopg: connection refused, terminated, already closed).
+DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
+
+
 def _flatten(detail) -> str:
     """One readable sentence out of DRF's nested error structures."""
     if isinstance(detail, dict):
@@ -63,6 +76,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.messages)
+    elif isinstance(exc, DATABASE_DOWN_ERRORS):
+        logger.warning("The database is unavailable: %s", exc)
+        exc = DatabaseUnavailable()
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -72,12 +72,20 @@ class ApiTrailingSlashMiddleware(MiddlewareMixin):
 
 class ApiDebugErrorsMiddleware(MiddlewareMixin):
     """With DEBUG on, Django answers a view's exception with its HTML debug page, ignoring handler404/handler500;
-    API clients get the same JSON errors as in production (the traceback still goes to the log)."""
+    API clients get the same JSON errors as in production (the traceback still goes to the log). A database that
+    is down is a JSON 503 with DEBUG on or off (handler500 cannot tell it from a bug)."""
 
     def process_exception(self, request, exception):
-        if not settings.DEBUG or not request.path.startswith("/api/"):
+        if not request.path.startswith("/api/"):
             return None
         from core import views
+        from core.exceptions import DATABASE_DOWN_ERRORS
+
+        if isinstance(exception, DATABASE_DOWN_ERRORS):
+            logging.getLogger("parley.api").warning("The database is unavailable: %s", exception)
+            return views.database_unavailable(request)
+        if not settings.DEBUG:
+            return None
 
         if isinstance(exception, Http404):
             return views.not_found(request, exception)

@@ -28,6 +28,13 @@ def server_error(request):
     return render(request, "500.html", status=500)
 
 
+def database_unavailable(request):
+    from core.exceptions import DatabaseUnavailable
+
+    return JsonResponse({"detail": str(DatabaseUnavailable.default_detail), "code": DatabaseUnavailable.default_code},
+                        status=503)
+
+
 def csrf_failure(request, reason=""):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": f"CSRF Failed: {reason}", "code": "csrf_failed"}, status=403)

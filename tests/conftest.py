@@ -5,7 +5,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-pytest_plugins = ["tests.fixtures.fake_provider", "tests.fixtures.live_server"]
+pytest_plugins = ["tests.fixtures.fake_provider", "tests.fixtures.live_server", "tests.fixtures.faults"]
 
 SERVICES_CONFIGURED = bool(os.environ.get("DATABASE_URL")) and bool(os.environ.get("REDIS_URL"))
 REQUIRE_SERVICES = os.environ.get("PARLEY_REQUIRE_SERVICES") == "1"

@@ -1,0 +1,47 @@
+"""Database connections that survive a database restart in long-lived threads, not only in request threads.
+
+Django replaces a connection the server dropped only in `close_old_connections()`, which runs when a request starts
+and ends (on that request's own thread) and when Channels dispatches a WebSocket message. A thread that outlives
+requests (asgiref's shared executor behind every bare `sync_to_async` outside a request, such as lifespan tasks and
+sweepers; a generation's database thread; a Celery task's inner loop) keeps its dead psycopg connection forever, and
+every later query there fails with "the connection is closed". `reconnect_after_connection_loss` is installed on
+every connection Django opens: once a query fails because the server is gone, the connection is closed, so the
+next query of that thread connects again.
+"""
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.db.backends.signals import connection_created
+
+logger = logging.getLogger("parley.db")
+
+
+def _driver_connection_lost(wrapper) -> bool:
+    raw = wrapper.connection
+    # psycopg marks a connection whose server went away `closed` (and `broken`); sqlite3 has neither.
+    return raw is not None and bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
+
+
+def reconnect_after_connection_loss(execute, sql, params, many, context):
+    """Execute wrapper: a query that failed because the connection died closes Django's side of it too.
+
+    Inside a transaction, Django's own close() marks the block for rollback and `atomic()` ends it cleanly; the query
+    that failed is never retried here (it may have run before the connection dropped)."""
+    try:
+        return execute(sql, params, many, context)
+    except (OperationalError, InterfaceError):
+        wrapper = context["connection"]
+        if _driver_connection_lost(wrapper):
+            logger.warning("Lost the database connection (alias %s); the next query reconnects", wrapper.alias)
+            wrapper.close()
+        raise
+
+
+def _install(sender, connection, **kwargs) -> None:
+    if reconnect_after_connection_loss not in connection.execute_wrappers:
+        connection.execute_wrappers.append(reconnect_after_connection_loss)
+
+
+def install_reconnect_hook() -> None:
+    """Called from CoreConfig.ready(): every connection Django opens, in any thread, gets the wrapper."""
+    connection_created.connect(_install, dispatch_uid="parley.core.db.reconnect")
