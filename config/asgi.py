@@ -13,11 +13,13 @@ from chats.lifespan import lifespan_app  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.websocket_origin import SettingsOriginValidator  # noqa: E402
 from core.asgi_limits import RequestBodyLimit  # noqa: E402
+from core.periodic import with_periodic_jobs  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
         "websocket": SettingsOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-        "lifespan": lifespan_app,
+        # The apps' periodic jobs (merging's sweeper) run beside the generations' start-up and shutdown.
+        "lifespan": with_periodic_jobs(lifespan_app),
     }
 )

@@ -24,13 +24,14 @@ def _run_in_process(task, args, kwargs):
         close_old_connections()
 
 
+def send_task(task, *args, **kwargs) -> None:
+    """Queue `task` now: on the broker (raises when the broker refuses it), or on this process's pool."""
+    if settings.CELERY_BROKER_URL:
+        task.apply_async(args=args, kwargs=kwargs)
+    else:
+        _executor().submit(_run_in_process, task, args, kwargs)
+
+
 def dispatch_task(task, *args, **kwargs) -> None:
     """Queue `task` once the surrounding transaction commits; never blocks the request."""
-
-    def send():
-        if settings.CELERY_BROKER_URL:
-            task.apply_async(args=args, kwargs=kwargs)
-        else:
-            _executor().submit(_run_in_process, task, args, kwargs)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: send_task(task, *args, **kwargs))

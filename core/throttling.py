@@ -2,11 +2,15 @@
 address, tighter scoped limits, and failed sign-ins. Rates are read from settings on every request."""
 import abc
 import hashlib
+import logging
 import math
 import re
 
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework import throttling
+
+logger = logging.getLogger("parley.throttling")
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -36,6 +40,14 @@ class SettingsRateThrottle(throttling.SimpleRateThrottle, abc.ABC):
     @abc.abstractmethod
     def ident(self, request, view) -> str | None:
         """Whom this request counts against, or None when the throttle does not apply to it."""
+
+    def allow_request(self, request, view):
+        # While the cache (Redis) is down, requests go unthrottled rather than failing with it: the API stays up.
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError) as exc:
+            logger.warning("Throttle %s not applied: the cache does not answer (%r)", self.scope, exc)
+            return True
 
     def get_cache_key(self, request, view):
         ident = self.ident(request, view)

@@ -45,10 +45,17 @@ class MergeJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The outbox: when the task was last handed to the queue (None: not yet, e.g. the broker was down), and the last
+    # sign of life of the delivery running it. The sweeper dispatches a job again when either is missing or stale.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "request_digest", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "request_digest", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"], name="merging_job_sweep_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} merge {self.id} ({self.status})"

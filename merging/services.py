@@ -3,20 +3,21 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework import exceptions
 
 from chats.models import Conversation, Message, MessageRole, MessageStatus
-from core.dispatch import dispatch_task
+from core.dispatch import send_task
 from merging import broadcast, synthesis
 from merging.models import MergeHistory, MergeJob, MergeKind, MergeStatus
 from merging.parsing import ParsedMessage
@@ -140,25 +141,71 @@ def merge_job_create(*, owner, model: str, conversation_ids: list | None = None,
             owner=owner, kind=kind, model=model, instructions=instructions.strip(), source_ids=ids,
             request_digest=digest,
         )
-        from merging.tasks import run_merge
-
-        dispatch_task(run_merge, str(job.id))
+        # The row is the outbox: a broker that refuses the task leaves it undispatched for the sweeper, never a 500.
+        transaction.on_commit(lambda: merge_job_dispatch(job_id=job.id))
     return job, True
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "PARLEY_MERGE_STALE_SECONDS", 60))
+
+
+def merge_job_dispatch(*, job_id) -> bool:
+    """Hand the job's task to the queue; False (the job left for the sweeper) when the broker refuses it."""
+    from merging.tasks import run_merge
+
+    try:
+        send_task(run_merge, str(job_id))
+    except Exception as exc:  # kombu wraps every broker failure differently (OperationalError, OSError, RedisError)
+        logger.warning("Merge job %s could not be queued (%r); the sweeper queues it again", job_id, exc)
+        MergeJob.objects.filter(pk=job_id, status=MergeStatus.QUEUED).update(
+            dispatched_at=None, stage="Waiting for the task queue")
+        return False
+    MergeJob.objects.filter(pk=job_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    return True
+
+
+def merge_jobs_sweep() -> int:
+    """Queue again every unfinished job that would otherwise never finish; returns how many.
+
+    That is a job never handed to the queue (the broker was down when it was made), one running whose delivery
+    stopped beating for PARLEY_MERGE_STALE_SECONDS (its worker was killed: the broker would redeliver only after its
+    visibility timeout), and one queued ten times that long without a worker taking it (the broker lost the task, as
+    a Redis restart without persistence does; a long queue is not a reason to queue it twice). Safe from several
+    processes at once, and against a delivery that was only slow: the result is written once whatever runs.
+    """
+    now = timezone.now()
+    cutoff = now - stale_after()
+    # A job just made is dispatched by its own request when that commits; leave it a moment.
+    fresh = now - min(stale_after(), timedelta(seconds=5))
+    with transaction.atomic():
+        ids = list(
+            MergeJob.objects.select_for_update(skip_locked=True).filter(
+                Q(status=MergeStatus.QUEUED, dispatched_at__isnull=True, created_at__lt=fresh)
+                | Q(status=MergeStatus.QUEUED, dispatched_at__lt=now - 10 * stale_after())
+                | Q(status=MergeStatus.RUNNING, heartbeat_at__lt=cutoff)
+                | Q(status=MergeStatus.RUNNING, heartbeat_at__isnull=True, started_at__lt=cutoff)
+            ).values_list("id", flat=True)
+        )
+        # Claimed for one stale period, so that other sweepers (another web process, beat) leave these alone.
+        MergeJob.objects.filter(id__in=ids).update(dispatched_at=now, heartbeat_at=now)
+    for job_id in ids:
+        logger.warning("Merge job %s has no live delivery; queuing it again", job_id)
+        merge_job_dispatch(job_id=job_id)
+    return len(ids)
 
 
 def merge_jobs_resume() -> int:
     """Without a broker, jobs run on threads of the web process: re-run those its previous life left unfinished.
 
-    (With a broker, the broker redelivers the task of a dead worker.) Returns how many were dispatched again.
+    (With a broker, the sweeper re-queues a dead worker's job.) Returns how many were dispatched again.
     """
     if settings.CELERY_BROKER_URL:
         return 0
-    from merging.tasks import run_merge
-
     ids = list(MergeJob.objects.filter(status__in=[MergeStatus.QUEUED, MergeStatus.RUNNING])
                .values_list("id", flat=True))
     for job_id in ids:
-        dispatch_task(run_merge, str(job_id))
+        transaction.on_commit(lambda job_id=job_id: merge_job_dispatch(job_id=job_id))
     return len(ids)
 
 
@@ -176,8 +223,39 @@ def _claim(job_id) -> MergeJob | None:
         job.progress = max(job.progress, 5)
         job.stage = "Starting" if job.attempts == 1 else f"Restarting (delivery {job.attempts})"
         job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["attempts", "status", "progress", "stage", "started_at"])
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=["attempts", "status", "progress", "stage", "started_at", "heartbeat_at"])
     return job
+
+
+class Heartbeat:
+    """While a delivery runs, a thread of its own stamps the job's `heartbeat_at` a few times per stale period: a
+    worker killed whole stops beating, and the sweeper queues the job again."""
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"merge-heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        interval = max(0.2, stale_after().total_seconds() / 4)
+        try:
+            while not self.stopped.wait(interval):
+                try:
+                    MergeJob.objects.filter(pk=self.job_id, status=MergeStatus.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("Merge job %s: the heartbeat could not be stored", self.job_id)
+        finally:
+            connection.close()
 
 
 def status_event(job: MergeJob) -> dict:
@@ -277,11 +355,12 @@ def merge_job_run(*, job_id) -> None:
         _finish_failed(job.id, f"The merge was interrupted {MAX_DELIVERIES} times; giving up.", "interrupted", "")
         return
     try:
-        async_to_sync(_publish_now)(job)
-        if job.kind == MergeKind.CONVERSATIONS:
-            _run_conversation_merge(job)
-        else:
-            _run_fusion(job)
+        with Heartbeat(job.id):
+            async_to_sync(_publish_now)(job)
+            if job.kind == MergeKind.CONVERSATIONS:
+                _run_conversation_merge(job)
+            else:
+                _run_fusion(job)
     except synthesis.MergeFailed as exc:
         _finish_failed(job.id, exc.message, exc.code, exc.raw_output)
     except ProviderError as exc:

@@ -20,3 +20,11 @@ def run_merge(self, job_id: str) -> None:
     except MergeInterrupted as exc:
         # Each retry is another delivery: past MAX_DELIVERIES the job is failed rather than run again.
         raise self.retry(exc=exc, countdown=2, max_retries=MAX_DELIVERIES)
+
+
+@shared_task(name="merging.tasks.sweep_merges", ignore_result=True)
+def sweep_merges() -> int:
+    """Beat's copy of the web process's sweep: queue again merges that have no live delivery."""
+    from merging.services import merge_jobs_sweep
+
+    return merge_jobs_sweep()

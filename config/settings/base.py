@@ -143,6 +143,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "uploads.tasks.expire_uploads",
         "schedule": float(env.int("PARLEY_UPLOAD_SWEEP_SECONDS", default=3600)),
     },
+    # Merges with no live delivery (dead worker, refused by a broker that was down) are queued again.
+    "sweep-merges": {
+        "task": "merging.tasks.sweep_merges",
+        "schedule": max(1.0, env.int("PARLEY_MERGE_STALE_SECONDS", default=60) / 4),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -257,6 +262,9 @@ PARLEY_MERGE_DEDUP_SECONDS = env.int("PARLEY_MERGE_DEDUP_SECONDS", default=30)
 PARLEY_MERGE_MAX_SOURCES = env.int("PARLEY_MERGE_MAX_SOURCES", default=10)
 PARLEY_MERGE_DEFAULT_CONTEXT = env.int("PARLEY_MERGE_DEFAULT_CONTEXT", default=32_768)
 PARLEY_MERGE_SLICE_SECONDS = env.float("PARLEY_MERGE_SLICE_SECONDS", default=0.1)
+# A running merge whose delivery sent no heartbeat for this many seconds (its worker died) is run again; a queued one
+# the broker refused or lost is queued again as soon.
+PARLEY_MERGE_STALE_SECONDS = env.int("PARLEY_MERGE_STALE_SECONDS", default=60)
 MODEL_CATALOG_TTL = env.int("MODEL_CATALOG_TTL", default=3600)
 # Provider HTTP: seconds to connect, to the response headers, and of silence mid-stream; retries happen only
 # before the first token, for 408/429/5xx/overloaded, waiting Retry-After (or backoff) up to the cap in total.

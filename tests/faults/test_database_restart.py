@@ -14,13 +14,6 @@ pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fake_provider")]
 
 
 @pytest.fixture
-def token(user) -> str:
-    from accounts.services import api_token_create
-
-    return api_token_create(user=user, name="fault tests")[1]
-
-
-@pytest.fixture
 def web(start_web_process, fake_provider):
     # DEBUG on: the outage must still be JSON, never Django's HTML debug page.
     return start_web_process(DEBUG="true", **fake_provider_env(fake_provider))

@@ -1,0 +1,77 @@
+"""Merges through infrastructure faults: Redis (broker, cache, channel layer) down when the job is made, and a Celery
+worker killed whole mid-merge. Each ends with the job finished and exactly one result."""
+import httpx
+import pytest
+
+from chats.models import Conversation
+from merging.models import MergeHistory, MergeJob
+from tests.chats.streaming_client import parse_sse
+from tests.fixtures.fake_provider import fake_provider_env
+from tests.fixtures.faults import get_json, wait_until
+from tests.merging.conftest import wait_for_job
+
+pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fake_provider")]
+
+
+def merge_request(conversations, model: str) -> dict:
+    return {"conversation_ids": [str(c.id) for c in conversations], "model": model}
+
+
+def assert_one_result(job: MergeJob) -> None:
+    assert job.status == "succeeded", (job.error_code, job.error)
+    assert Conversation.objects.filter(title__startswith="Merge of").count() == 1
+    assert MergeHistory.objects.filter(job=job, result_conversation__isnull=False).count() == 2
+    assert job.result_conversation.messages.count() == 3
+
+
+def test_a_merge_made_while_redis_is_down_is_queued_and_runs_once_redis_is_back(
+        private_redis, start_web_process, start_celery_worker, fake_provider, auth, two_conversations):
+    services = {"REDIS_URL": private_redis.url(), "PARLEY_MERGE_STALE_SECONDS": "2"}
+    web = start_web_process(**services, **fake_provider_env(fake_provider))
+    body = merge_request(two_conversations, "openai/merge-tagged-4")
+
+    private_redis.stop()
+    response = httpx.post(f"{web.url}/api/v1/merges/", headers=auth, json=body, timeout=30)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    # Within the de-dup window the same request returns that job: it is alive, waiting for the queue.
+    again = httpx.post(f"{web.url}/api/v1/merges/", headers=auth, json=body, timeout=30)
+    assert again.status_code == 202 and again.json()["id"] == job_id
+    status, job = get_json(f"{web.url}/api/v1/merges/{job_id}/", headers=auth)
+    assert status == 200 and job["status"] == "queued"
+
+    private_redis.start()
+    start_celery_worker(**services, **fake_provider_env(fake_provider))
+    job = wait_for_job(job_id, timeout=60)
+    assert job.attempts == 1
+    assert_one_result(job)
+    status, shown = get_json(f"{web.url}/api/v1/merges/{job_id}/", headers=auth)
+    assert shown["status"] == "succeeded" and shown["result_conversation_id"] == str(job.result_conversation_id)
+
+
+def test_a_merge_whose_worker_was_killed_is_run_again_within_the_stale_period(
+        live_asgi, settings, start_celery_worker, fake_provider, auth, two_conversations):
+    from config.celery_app import app
+
+    app.control.purge()  # leftovers of earlier runs on this Redis database are not ours
+    # The broker would redeliver the task only after its visibility timeout (twenty minutes by default); the
+    # heartbeat is what notices the dead worker. The sweeper is the live server's (this process's settings).
+    settings.PARLEY_MERGE_STALE_SECONDS = 2
+    services = {"PARLEY_MERGE_STALE_SECONDS": "2"}
+    first = start_celery_worker(**services, **fake_provider_env(fake_provider))
+    response = httpx.post(f"{live_asgi.url}/api/v1/merges/", headers=auth, timeout=30,
+                          json=merge_request(two_conversations, "openai/merge-tagged-100"))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    wait_until(lambda: MergeJob.objects.filter(pk=job_id, status="running").exclude(raw_output="").exists(),
+               timeout=30, what="the merge to be streaming on the first worker")
+    first.kill()
+    assert MergeJob.objects.get(pk=job_id).result_conversation_id is None
+
+    start_celery_worker(**services, **fake_provider_env(fake_provider))
+    with httpx.stream("GET", f"{live_asgi.url}/api/v1/merges/{job_id}/stream/", headers=auth, timeout=90) as live:
+        events = parse_sse(live.read().decode())
+    job = wait_for_job(job_id, timeout=60)
+    assert job.attempts == 2
+    assert_one_result(job)
+    assert events[-1]["type"] == "merge_complete" and events[-1]["conversation_id"] == str(job.result_conversation_id)
