@@ -1,5 +1,7 @@
 """Reads about the running service itself: whether its database, channel layer and broker answer."""
 import logging
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 from django.db import connection
@@ -7,17 +9,57 @@ from django.db import connection
 logger = logging.getLogger("parley.health")
 
 _PROBE_TIMEOUT = 1.0
+# How long the probe of asgiref's shared thread may wait for that thread (busy with other work).
+_SHARED_THREAD_TIMEOUT = 2.0
+
+
+def _select_one() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _select_one_reconnecting() -> None:
+    """On a long-lived thread: its connection may have died with a database restart; one failed query closes it
+    (core.db) and the second one then connects again. Failing twice means this thread cannot use the database."""
+    from django.db import close_old_connections
+
+    try:
+        try:
+            _select_one()
+        except Exception:
+            _select_one()
+    finally:
+        close_old_connections()  # as after a request: CONN_MAX_AGE decides whether the connection stays open
+
+
+def _shared_thread_answers() -> bool:
+    """Whether asgiref's shared thread (where this process's background work outside requests queries the database:
+    lifespan tasks, sweepers, WebSocket handlers) can query it; a busy thread is not held against the process."""
+    from asgiref.sync import SyncToAsync
+
+    executor = SyncToAsync.single_thread_executor
+    if threading.current_thread() in getattr(executor, "_threads", ()):
+        return True  # this request already runs there and has just queried the database
+    try:
+        executor.submit(_select_one_reconnecting).result(timeout=_SHARED_THREAD_TIMEOUT)
+    except FutureTimeout:
+        logger.warning("Health check: asgiref's shared thread is busy; its database connection was not probed")
+        return True
+    except Exception:
+        logger.warning("Health check: the database does not answer on asgiref's shared thread", exc_info=True)
+        return False
+    return True
 
 
 def database_status() -> str:
+    """"ok" when the database answers this request and the process's long-lived thread, else "error"."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        _select_one()
     except Exception:
         logger.warning("Health check: the database does not answer", exc_info=True)
         return "error"
-    return "ok"
+    return "ok" if _shared_thread_answers() else "error"
 
 
 def _redis_answers(url: str) -> bool:

@@ -75,3 +75,26 @@ def test_a_merge_whose_worker_was_killed_is_run_again_within_the_stale_period(
     assert job.attempts == 2
     assert_one_result(job)
     assert events[-1]["type"] == "merge_complete" and events[-1]["conversation_id"] == str(job.result_conversation_id)
+
+
+def test_a_merge_on_a_web_process_killed_with_sigkill_is_finished_by_another_web_process(
+        start_web_process, fake_provider, auth, two_conversations):
+    # No broker: merges run on threads of the web process that took the request, and die with it.
+    embedded = {"REDIS_URL": "", "CELERY_BROKER_URL": "", "PARLEY_MERGE_STALE_SECONDS": "2",
+                **fake_provider_env(fake_provider)}
+    survivor = start_web_process(**embedded)
+    doomed = start_web_process(**embedded)
+    response = httpx.post(f"{doomed.url}/api/v1/merges/", headers=auth, timeout=30,
+                          json=merge_request(two_conversations, "openai/merge-tagged-100"))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    wait_until(lambda: MergeJob.objects.filter(pk=job_id, status="running").exclude(raw_output="").exists(),
+               timeout=30, what="the merge to be streaming on the web process about to be killed")
+    doomed.kill()
+
+    with httpx.stream("GET", f"{survivor.url}/api/v1/merges/{job_id}/stream/", headers=auth, timeout=90) as live:
+        events = parse_sse(live.read().decode())
+    job = wait_for_job(job_id, timeout=60)
+    assert job.attempts == 2
+    assert_one_result(job)
+    assert events[-1]["type"] == "merge_complete" and events[-1]["conversation_id"] == str(job.result_conversation_id)
