@@ -6,11 +6,12 @@ requests (asgiref's shared executor behind every bare `sync_to_async` outside a 
 sweepers; a generation's database thread; a Celery task's inner loop) keeps its dead psycopg connection forever, and
 every later query there fails with "the connection is closed". `reconnect_after_connection_loss` is installed on
 every connection Django opens: once a query fails because the server is gone, the connection is closed, so the
-next query of that thread connects again.
+next query of that thread connects again. `revalidate_connections()`, called by such a thread before a unit of
+work, spares even that one failed query.
 """
 import logging
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.db.backends.signals import connection_created
 
 logger = logging.getLogger("parley.db")
@@ -45,3 +46,12 @@ def _install(sender, connection, **kwargs) -> None:
 def install_reconnect_hook() -> None:
     """Called from CoreConfig.ready(): every connection Django opens, in any thread, gets the wrapper."""
     connection_created.connect(_install, dispatch_uid="parley.core.db.reconnect")
+
+
+def revalidate_connections() -> None:
+    """Before a unit of work on a long-lived thread: its next query first checks (SELECT 1) that the connection still
+    works and reconnects if not, as Django does once per request. Uses CONN_HEALTH_CHECKS (on for PostgreSQL in
+    config.settings.base); a no-op for connections without it, and inside a transaction (never reconnected there)."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.health_check_done = False

@@ -12,13 +12,14 @@ _ERRORS = {
     413: "Too large (code `too_large`).",
     429: "Too many requests (code `throttled`); `Retry-After` says how many seconds to wait.",
     502: "The model provider returned an error.",
-    503: "The model provider is unavailable.",
+    503: "The model provider is unavailable (`provider_unavailable`), or the database is (`database_unavailable`).",
 }
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """{status: the shared Error component}; 401, 403 and 429 (every endpoint is throttled) are always included."""
-    wanted = sorted({401, 403, 429, *statuses})
+    """{status: the shared Error component}; 401, 403, 429 (every endpoint is throttled) and 503 (every endpoint
+    needs the database) are always included."""
+    wanted = sorted({401, 403, 429, 503, *statuses})
     return {status: OpenApiResponse(ErrorSerializer, description=_ERRORS[status]) for status in wanted}
 
 

@@ -19,16 +19,16 @@ def _select_one() -> None:
         cursor.fetchone()
 
 
-def _select_one_reconnecting() -> None:
-    """On a long-lived thread: its connection may have died with a database restart; one failed query closes it
-    (core.db) and the second one then connects again. Failing twice means this thread cannot use the database."""
+def _select_one_revalidated() -> None:
+    """On a long-lived thread, whose connection may have died with a database restart: checked (and replaced if
+    dead) first, so an error means this thread cannot use the database now."""
     from django.db import close_old_connections
 
+    from core.db import revalidate_connections
+
+    revalidate_connections()
     try:
-        try:
-            _select_one()
-        except Exception:
-            _select_one()
+        _select_one()
     finally:
         close_old_connections()  # as after a request: CONN_MAX_AGE decides whether the connection stays open
 
@@ -42,7 +42,7 @@ def _shared_thread_answers() -> bool:
     if threading.current_thread() in getattr(executor, "_threads", ()):
         return True  # this request already runs there and has just queried the database
     try:
-        executor.submit(_select_one_reconnecting).result(timeout=_SHARED_THREAD_TIMEOUT)
+        executor.submit(_select_one_revalidated).result(timeout=_SHARED_THREAD_TIMEOUT)
     except FutureTimeout:
         logger.warning("Health check: asgiref's shared thread is busy; its database connection was not probed")
         return True

@@ -246,10 +246,13 @@ class Heartbeat:
         self.thread.join(timeout=10)
 
     def _beat(self) -> None:
+        from core.db import revalidate_connections
+
         interval = max(0.2, stale_after().total_seconds() / 4)
         try:
             while not self.stopped.wait(interval):
                 try:
+                    revalidate_connections()
                     MergeJob.objects.filter(pk=self.job_id, status=MergeStatus.RUNNING).update(
                         heartbeat_at=timezone.now())
                 except DatabaseError:

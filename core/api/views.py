@@ -33,16 +33,18 @@ class HealthView(APIView):
         operation_id="health",
         summary="Service health",
         description=(
-            "No authentication needed. Answers 503 when the database does not answer, 200 otherwise "
+            "No authentication needed. Answers 503 when the database does not answer (this request's connection or "
+            "the process's long-lived thread), 200 otherwise "
             '(`status` is "degraded" when the channel layer or broker does not answer). Anonymous callers get '
             "the status only; authenticated callers also get `default_model`, `providers` (which are configured "
             "for them: provider and endpoint slugs are not shown to anyone) and their `conversations` and "
             "`total_messages` counts."
         ),
         responses={
-            200: HealthSerializer,
-            503: OpenApiResponse(HealthSerializer, description="The database does not answer."),
             **error_responses(),
+            200: HealthSerializer,
+            # Health's own 503 is its usual body, not the Error component.
+            503: OpenApiResponse(HealthSerializer, description="The database does not answer."),
         },
     )
     def get(self, request):

@@ -87,3 +87,20 @@ def test_asgirefs_shared_thread_reconnects_after_its_connection_was_killed(test_
     with pytest.raises(OperationalError):  # the one query that met the killed connection
         shared.submit(users).result()
     assert [shared.submit(users).result() for _ in range(3)] == [1, 1, 1]
+
+
+def test_a_long_lived_thread_that_revalidates_first_never_meets_the_dead_connection(test_database, user):
+    from asgiref.sync import SyncToAsync
+    from django.contrib.auth import get_user_model
+
+    from core.db import revalidate_connections
+
+    shared = SyncToAsync.single_thread_executor
+
+    def users() -> int:
+        revalidate_connections()
+        return get_user_model().objects.count()
+
+    assert shared.submit(users).result() == 1
+    assert test_database.terminate_connections() >= 1
+    assert [shared.submit(users).result() for _ in range(3)] == [1, 1, 1]
