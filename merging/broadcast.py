@@ -1,10 +1,21 @@
-"""Merge job events: the channel layer group `merge.<id>` across processes, an in-process hub otherwise."""
+"""Merge job events: the channel layer group `merge.<id>` across processes, an in-process hub otherwise.
+
+The events are a live copy of what the job row already holds: while the channel layer (Redis) is down, publishing
+is skipped and subscribers hear nothing, so they read the row instead (merging.streams)."""
 import asyncio
+import contextlib
+import logging
 import threading
 from collections import defaultdict
 from contextlib import asynccontextmanager
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("parley.merging")
+
+# What a channel layer whose Redis is down or restarting raises.
+LAYER_DOWN_ERRORS = (RedisError, OSError)
 
 
 def group_name(job_id) -> str:
@@ -54,8 +65,11 @@ async def publish(job_id, event: dict) -> None:
     layer = _shared_layer()
     if layer is None:
         _hub.publish(str(job_id), event)
-    else:
+        return
+    try:
         await layer.group_send(group_name(job_id), {"type": "merge.event", "event": event})
+    except LAYER_DOWN_ERRORS as exc:
+        logger.warning("Merge %s: event not broadcast, the channel layer is down (%r)", job_id, exc)
 
 
 class Subscription:
@@ -63,11 +77,18 @@ class Subscription:
         self._get = get
 
     async def get(self, wait: float) -> dict | None:
-        """The next event, or None after `wait` seconds of silence."""
+        """The next event, or None after `wait` seconds of silence (or of a channel layer that fails)."""
         try:
             return await asyncio.wait_for(self._get(), wait)
         except TimeoutError:
             return None
+        except LAYER_DOWN_ERRORS:
+            await asyncio.sleep(wait)
+            return None
+
+
+async def _silence():
+    await asyncio.Event().wait()
 
 
 @asynccontextmanager
@@ -82,8 +103,13 @@ async def subscribe(job_id):
         finally:
             _hub.discard(key, loop, queue)
         return
-    channel = await layer.new_channel()
-    await layer.group_add(group_name(job_id), channel)
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add(group_name(job_id), channel)
+    except LAYER_DOWN_ERRORS as exc:
+        logger.warning("Merge %s: following from the database only, the channel layer is down (%r)", job_id, exc)
+        yield Subscription(_silence)
+        return
 
     async def receive():
         return (await layer.receive(channel))["event"]
@@ -91,4 +117,5 @@ async def subscribe(job_id):
     try:
         yield Subscription(receive)
     finally:
-        await layer.group_discard(group_name(job_id), channel)
+        with contextlib.suppress(*LAYER_DOWN_ERRORS):
+            await layer.group_discard(group_name(job_id), channel)

@@ -16,6 +16,19 @@ def _load(job_id) -> MergeJob:
     return MergeJob.objects.get(pk=job_id)
 
 
+def _missed_from_row(job: MergeJob, output_round: int, sent: int) -> tuple[list[dict], int, int]:
+    """Events for what the row holds beyond what this subscriber was sent: a new round, then the text past `sent`."""
+    events = []
+    if job.output_round > output_round:
+        output_round, sent = job.output_round, 0
+        events.append(status_event(job))
+    if job.output_round == output_round and len(job.raw_output) > sent:
+        events.append({"type": "content", "job_id": str(job.id), "content": job.raw_output[sent:], "offset": sent,
+                       "round": output_round, "progress": job.progress})
+        sent = len(job.raw_output)
+    return events, output_round, sent
+
+
 async def merge_job_events(job_id) -> AsyncIterator[dict | None]:
     """Yield the job's events; None marks a quiet spell (a chance to send a keep-alive)."""
     async with broadcast.subscribe(job_id) as subscription:
@@ -35,11 +48,16 @@ async def merge_job_events(job_id) -> AsyncIterator[dict | None]:
             event = await subscription.get(RECHECK_SECONDS)
             if event is None:
                 job = await _load(job_id)
+                # Whatever the channel layer did not bring (Redis down, or the events were missed) is in the row.
+                missed, output_round, sent = _missed_from_row(job, output_round, sent)
+                for catch_up in missed:
+                    yield catch_up
                 if job.finished:
                     for final in final_events(job):
                         yield final
                     return
-                yield None
+                if not missed:
+                    yield None
                 continue
             if event["type"] == "content":
                 if event["round"] < output_round:

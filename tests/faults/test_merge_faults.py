@@ -24,6 +24,22 @@ def assert_one_result(job: MergeJob) -> None:
     assert job.result_conversation.messages.count() == 3
 
 
+def start_slow_merge(url: str, auth, conversations) -> str:
+    """Ask for a merge of about forty words a tenth of a second apart; its id once its text is streaming."""
+    response = httpx.post(f"{url}/api/v1/merges/", headers=auth, timeout=30,
+                          json=merge_request(conversations, "openai/merge-tagged-100"))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    wait_until(lambda: MergeJob.objects.filter(pk=job_id, status="running").exclude(raw_output="").exists(),
+               timeout=30, what="the merge to be streaming")
+    return job_id
+
+
+def follow_to_the_end(url: str, auth, job_id: str) -> list[dict]:
+    with httpx.stream("GET", f"{url}/api/v1/merges/{job_id}/stream/", headers=auth, timeout=90) as live:
+        return parse_sse(live.read().decode())
+
+
 def test_a_merge_made_while_redis_is_down_is_queued_and_runs_once_redis_is_back(
         private_redis, start_web_process, start_celery_worker, fake_provider, auth, two_conversations):
     services = {"REDIS_URL": private_redis.url(), "PARLEY_MERGE_STALE_SECONDS": "2"}
@@ -59,18 +75,12 @@ def test_a_merge_whose_worker_was_killed_is_run_again_within_the_stale_period(
     settings.PARLEY_MERGE_STALE_SECONDS = 2
     services = {"PARLEY_MERGE_STALE_SECONDS": "2"}
     first = start_celery_worker(**services, **fake_provider_env(fake_provider))
-    response = httpx.post(f"{live_asgi.url}/api/v1/merges/", headers=auth, timeout=30,
-                          json=merge_request(two_conversations, "openai/merge-tagged-100"))
-    assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
-    wait_until(lambda: MergeJob.objects.filter(pk=job_id, status="running").exclude(raw_output="").exists(),
-               timeout=30, what="the merge to be streaming on the first worker")
+    job_id = start_slow_merge(live_asgi.url, auth, two_conversations)
     first.kill()
     assert MergeJob.objects.get(pk=job_id).result_conversation_id is None
 
     start_celery_worker(**services, **fake_provider_env(fake_provider))
-    with httpx.stream("GET", f"{live_asgi.url}/api/v1/merges/{job_id}/stream/", headers=auth, timeout=90) as live:
-        events = parse_sse(live.read().decode())
+    events = follow_to_the_end(live_asgi.url, auth, job_id)
     job = wait_for_job(job_id, timeout=60)
     assert job.attempts == 2
     assert_one_result(job)
@@ -84,17 +94,35 @@ def test_a_merge_on_a_web_process_killed_with_sigkill_is_finished_by_another_web
                 **fake_provider_env(fake_provider)}
     survivor = start_web_process(**embedded)
     doomed = start_web_process(**embedded)
-    response = httpx.post(f"{doomed.url}/api/v1/merges/", headers=auth, timeout=30,
-                          json=merge_request(two_conversations, "openai/merge-tagged-100"))
-    assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
-    wait_until(lambda: MergeJob.objects.filter(pk=job_id, status="running").exclude(raw_output="").exists(),
-               timeout=30, what="the merge to be streaming on the web process about to be killed")
+    job_id = start_slow_merge(doomed.url, auth, two_conversations)
     doomed.kill()
 
-    with httpx.stream("GET", f"{survivor.url}/api/v1/merges/{job_id}/stream/", headers=auth, timeout=90) as live:
-        events = parse_sse(live.read().decode())
+    events = follow_to_the_end(survivor.url, auth, job_id)
     job = wait_for_job(job_id, timeout=60)
     assert job.attempts == 2
     assert_one_result(job)
     assert events[-1]["type"] == "merge_complete" and events[-1]["conversation_id"] == str(job.result_conversation_id)
+
+
+def test_followers_get_the_whole_merge_and_its_end_while_redis_is_down(
+        private_redis, start_web_process, start_celery_worker, fake_provider, auth, two_conversations):
+    services = {"REDIS_URL": private_redis.url(), **fake_provider_env(fake_provider)}
+    web = start_web_process(**services)
+    start_celery_worker(**services)
+    job_id = start_slow_merge(web.url, auth, two_conversations)
+    with httpx.stream("GET", f"{web.url}/api/v1/merges/{job_id}/stream/", headers=auth, timeout=90) as early:
+        chunks = early.iter_text()
+        received = next(chunks)  # subscribed through Redis, the current state received
+        private_redis.stop()
+        # A follower arriving now cannot subscribe at all: it follows the job row.
+        late = follow_to_the_end(web.url, auth, job_id)
+        early_events = parse_sse(received + "".join(chunks))
+    job = wait_for_job(job_id, timeout=60)
+    assert_one_result(job)
+    for events in (early_events, late):
+        content = [e for e in events if e["type"] == "content" and e["round"] == job.output_round]
+        assert "".join(e["content"] for e in content) == job.raw_output
+        assert [e["offset"] for e in content] == [sum(len(e["content"]) for e in content[:i])
+                                                  for i in range(len(content))]
+        assert events[-1]["type"] == "merge_complete"
+        assert events[-1]["conversation_id"] == str(job.result_conversation_id)

@@ -1,11 +1,6 @@
 """Merges on a REAL Celery worker process against Redis: progress reaches the web process's SSE clients, and a
 worker killed with SIGKILL mid-merge is replaced by another that finishes the job with exactly one result."""
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 
 import httpx
 import pytest
@@ -14,77 +9,19 @@ from chats.models import Conversation
 from merging.models import MergeHistory, MergeJob
 from tests.chats.streaming_client import parse_sse
 from tests.fixtures.fake_provider import fake_provider_env
-from tests.fixtures.live_server import ROOT, subprocess_database_url
+from tests.fixtures.faults import wait_until
 from tests.merging.conftest import wait_for_job
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fake_provider")]
 
 
-class Worker:
-    def __init__(self, env: dict[str, str], log_path):
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--concurrency", "1",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "info",
-                 "--hostname", f"merge-test-{uuid.uuid4().hex[:8]}@%h"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to ack, requeue or write anything."""
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
-def start_worker(transactional_db, fake_provider, tmp_path):
+def start_worker(start_celery_worker, fake_provider):
     from config.celery_app import app
 
     app.control.purge()  # leftovers of earlier runs on this Redis database are not ours
-    env = {
-        **os.environ,
-        **fake_provider_env(fake_provider),
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": subprocess_database_url(),
-        # Redeliver a dead worker's task soon instead of after twenty minutes.
-        "CELERY_VISIBILITY_TIMEOUT": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    workers: list[Worker] = []
-
-    def start() -> Worker:
-        workers.append(Worker(env, tmp_path / f"worker-{len(workers) + 1}.log"))
-        return workers[-1]
-
-    yield start
-    for worker in workers:
-        worker.stop()
-    for worker in workers:
-        # Shown with a failing test's report: what the worker said.
-        print(f"--- {worker.log_path.name} ---\n{worker.log()}")
-
-
-def wait_until(predicate, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    # Redeliver a dead worker's task soon instead of after twenty minutes.
+    return lambda: start_celery_worker(**fake_provider_env(fake_provider), CELERY_VISIBILITY_TIMEOUT="1")
 
 
 def post_merge(live_asgi, auth, conversations, model):
