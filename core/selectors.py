@@ -1,6 +1,7 @@
 """Reads about the running service itself: whether its database, channel layer and broker answer."""
 import logging
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.db import connection
 logger = logging.getLogger("parley.health")
 
 _PROBE_TIMEOUT = 1.0
-# How long the probe of asgiref's shared thread may wait for that thread (busy with other work).
+# How long the probes of long-lived threads may wait for them (busy with other work).
 _SHARED_THREAD_TIMEOUT = 2.0
 
 
@@ -19,7 +20,7 @@ def _select_one() -> None:
         cursor.fetchone()
 
 
-def _select_one_revalidated() -> None:
+def _select_one_revalidated(*, release: bool) -> None:
     """On a long-lived thread, whose connection may have died with a database restart: checked (and replaced if
     dead) first, so an error means this thread cannot use the database now."""
     from django.db import close_old_connections
@@ -30,36 +31,55 @@ def _select_one_revalidated() -> None:
     try:
         _select_one()
     finally:
-        close_old_connections()  # as after a request: CONN_MAX_AGE decides whether the connection stays open
+        if release:  # as after a request: CONN_MAX_AGE decides whether the connection stays open
+            close_old_connections()
 
 
-def _shared_thread_answers() -> bool:
-    """Whether asgiref's shared thread (where this process's background work outside requests queries the database:
-    lifespan tasks, sweepers, WebSocket handlers) can query it; a busy thread is not held against the process."""
+# Executors of one long-lived thread each whose database connection health checks too (asgiref's shared one always).
+_database_executors: list = []
+
+
+def register_database_executor(executor) -> None:
+    """A single-thread executor whose thread keeps a database connection across requests (e.g. the generation
+    engine's database threads): health then reports the database as usable only if that thread can query it."""
+    if executor not in _database_executors:
+        _database_executors.append(executor)
+
+
+def _long_lived_threads_answer() -> bool:
+    """Whether the process's long-lived threads can query the database: asgiref's shared thread (background work
+    outside requests: lifespan tasks, sweepers, WebSocket handlers) and every registered one. A thread too busy to
+    answer within the timeout is not held against the process."""
     from asgiref.sync import SyncToAsync
 
-    executor = SyncToAsync.single_thread_executor
-    if threading.current_thread() in getattr(executor, "_threads", ()):
-        return True  # this request already runs there and has just queried the database
-    try:
-        executor.submit(_select_one_revalidated).result(timeout=_SHARED_THREAD_TIMEOUT)
-    except FutureTimeout:
-        logger.warning("Health check: asgiref's shared thread is busy; its database connection was not probed")
-        return True
-    except Exception:
-        logger.warning("Health check: the database does not answer on asgiref's shared thread", exc_info=True)
-        return False
-    return True
+    probes = []
+    for executor in [SyncToAsync.single_thread_executor, *_database_executors]:
+        if threading.current_thread() in getattr(executor, "_threads", ()):
+            continue  # this request runs there and has just queried the database
+        # A registered thread keeps its connection on purpose; asgiref's is released as a request's would be.
+        shared = executor is SyncToAsync.single_thread_executor
+        probes.append(executor.submit(_select_one_revalidated, release=shared))
+    deadline = time.monotonic() + _SHARED_THREAD_TIMEOUT
+    answered = True
+    for probe in probes:
+        try:
+            probe.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            logger.warning("Health check: a long-lived thread is busy; its database connection was not probed")
+        except Exception:
+            logger.warning("Health check: the database does not answer on a long-lived thread", exc_info=True)
+            answered = False
+    return answered
 
 
 def database_status() -> str:
-    """"ok" when the database answers this request and the process's long-lived thread, else "error"."""
+    """"ok" when the database answers this request and the process's long-lived threads, else "error"."""
     try:
         _select_one()
     except Exception:
         logger.warning("Health check: the database does not answer", exc_info=True)
         return "error"
-    return "ok" if _shared_thread_answers() else "error"
+    return "ok" if _long_lived_threads_answer() else "error"
 
 
 def _redis_answers(url: str) -> bool:

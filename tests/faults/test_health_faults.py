@@ -1,5 +1,7 @@
 """GET /api/v1/health/ of a web process through real faults: what it reports while Redis or PostgreSQL is down is
 what the process can use, and it says so again once they are back (no restart)."""
+import contextlib
+
 import pytest
 
 from tests.fixtures.faults import get_json
@@ -33,3 +35,40 @@ def test_health_reports_the_database_down_and_back(start_web_process, test_datab
     # asks that thread too, and it has connected again.
     status, body = get_json(f"{web.url}/api/v1/health/")
     assert status == 200 and body["database"] == "ok" and body["status"] == "ok"
+
+
+def test_health_reports_a_long_lived_thread_that_cannot_use_the_database(client, test_database):
+    """A registered database thread stuck in a transaction whose connection was killed cannot query until that
+    transaction ends: health says so (the request's own fresh connection would say ok), then recovers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import DatabaseError, connection, transaction
+
+    from core import selectors
+
+    thread = ThreadPoolExecutor(max_workers=1)
+    block = transaction.atomic()
+
+    def begin():
+        block.__enter__()
+        connection.cursor().execute("SELECT 1")
+
+    def end():
+        block.__exit__(None, None, None)
+
+    selectors.register_database_executor(thread)
+    try:
+        thread.submit(begin).result()
+        assert client.get("/api/v1/health/").json()["database"] == "ok"
+        test_database.terminate_connections()
+        response = client.get("/api/v1/health/")
+        assert response.status_code == 503 and response.json()["database"] == "error"
+        with contextlib.suppress(DatabaseError):  # ending the dead transaction may raise; the thread is free again
+            thread.submit(end).result()
+        response = client.get("/api/v1/health/")
+        assert response.status_code == 200 and response.json()["database"] == "ok"
+    finally:
+        selectors._database_executors.remove(thread)
+        # Health's probe left that thread's connection open, as it should for a registered thread.
+        thread.submit(lambda: connection.close()).result()
+        thread.shutdown()
