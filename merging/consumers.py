@@ -25,6 +25,11 @@ class FrameCheckingConsumer(AsyncJsonWebsocketConsumer):
     """Every client frame is checked first (binary, size, depth, NUL, not an object): a bad one gets an `error`
     frame and the connection stays open."""
 
+    # Not a layer in CHANNEL_LAYERS, so Channels gives these consumers no channel of their own: they receive nothing
+    # through one (merge events come through merging.broadcast, which follows the database while Redis is down), so
+    # none is subscribed in Redis for each socket.
+    channel_layer_alias = "none"
+
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             frame = decode_frame(text_data, bytes_data)

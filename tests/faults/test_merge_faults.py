@@ -1,7 +1,13 @@
 """Merges through infrastructure faults: Redis (broker, cache, channel layer) down when the job is made, and a Celery
 worker killed whole mid-merge. Each ends with the job finished and exactly one result."""
+import contextlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosedOK
+from websockets.sync.client import connect
 
 from chats.models import Conversation
 from merging.models import MergeHistory, MergeJob
@@ -38,6 +44,17 @@ def start_slow_merge(url: str, auth, conversations) -> str:
 def follow_to_the_end(url: str, auth, job_id: str) -> list[dict]:
     with httpx.stream("GET", f"{url}/api/v1/merges/{job_id}/stream/", headers=auth, timeout=90) as live:
         return parse_sse(live.read().decode())
+
+
+def follow_on_websocket(url: str, auth, job_id: str) -> list[dict]:
+    """Every frame of ws/merges/{id}/ until the server closes it."""
+    events = []
+    with connect(url.replace("http", "ws", 1) + f"/ws/merges/{job_id}/", additional_headers=auth,
+                 open_timeout=10) as socket:
+        with contextlib.suppress(ConnectionClosedOK):
+            while True:
+                events.append(json.loads(socket.recv(timeout=60)))
+    return events
 
 
 def test_a_merge_made_while_redis_is_down_is_queued_and_runs_once_redis_is_back(
@@ -114,12 +131,15 @@ def test_followers_get_the_whole_merge_and_its_end_while_redis_is_down(
         chunks = early.iter_text()
         received = next(chunks)  # subscribed through Redis, the current state received
         private_redis.stop()
-        # A follower arriving now cannot subscribe at all: it follows the job row.
-        late = follow_to_the_end(web.url, auth, job_id)
+        # Followers arriving now cannot subscribe at all: they follow the job row (SSE and WebSocket alike).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            on_websocket = pool.submit(follow_on_websocket, web.url, auth, job_id)
+            late = follow_to_the_end(web.url, auth, job_id)
+            websocket_events = on_websocket.result(timeout=60)
         early_events = parse_sse(received + "".join(chunks))
     job = wait_for_job(job_id, timeout=60)
     assert_one_result(job)
-    for events in (early_events, late):
+    for events in (early_events, late, websocket_events):
         content = [e for e in events if e["type"] == "content" and e["round"] == job.output_round]
         assert "".join(e["content"] for e in content) == job.raw_output
         assert [e["offset"] for e in content] == [sum(len(e["content"]) for e in content[:i])
