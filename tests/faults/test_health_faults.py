@@ -25,12 +25,14 @@ def test_health_reports_redis_down_and_back(private_redis, start_web_process):
     assert body["channel_layer"] == "redis" and body["broker"] == "redis"
 
 
-def test_health_reports_the_database_down_and_back(start_web_process, test_database):
-    web = start_web_process()
+def test_health_reports_the_database_down_and_back(start_web_process, test_database, auth):
+    web = start_web_process()  # DEBUG off (the DEBUG-on case: test_database_restart.py)
     assert get_json(f"{web.url}/api/v1/health/")[1]["database"] == "ok"
     with test_database.down():
         status, body = get_json(f"{web.url}/api/v1/health/")
         assert status == 503 and body["database"] == "error" and body["status"] == "degraded"
+        assert get_json(f"{web.url}/api/v1/conversations/", headers=auth) == (503, {
+            "detail": "The database is unavailable; try again shortly.", "code": "database_unavailable"})
     # asgiref's shared thread held a connection since start-up (the lifespan's repair) that the outage killed: health
     # asks that thread too, and it has connected again.
     status, body = get_json(f"{web.url}/api/v1/health/")
