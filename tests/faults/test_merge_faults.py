@@ -30,6 +30,14 @@ def assert_one_result(job: MergeJob) -> None:
     assert job.result_conversation.messages.count() == 3
 
 
+def assert_run_again_once(job_id: str, events: list[dict]) -> None:
+    """The job took a second delivery, wrote one result, and its follower saw that result's end."""
+    job = wait_for_job(job_id, timeout=60)
+    assert job.attempts == 2
+    assert_one_result(job)
+    assert events[-1]["type"] == "merge_complete" and events[-1]["conversation_id"] == str(job.result_conversation_id)
+
+
 def start_slow_merge(url: str, auth, conversations) -> str:
     """Ask for a merge of about forty words a tenth of a second apart; its id once its text is streaming."""
     response = httpx.post(f"{url}/api/v1/merges/", headers=auth, timeout=30,
@@ -98,10 +106,7 @@ def test_a_merge_whose_worker_was_killed_is_run_again_within_the_stale_period(
 
     start_celery_worker(**services, **fake_provider_env(fake_provider))
     events = follow_to_the_end(live_asgi.url, auth, job_id)
-    job = wait_for_job(job_id, timeout=60)
-    assert job.attempts == 2
-    assert_one_result(job)
-    assert events[-1]["type"] == "merge_complete" and events[-1]["conversation_id"] == str(job.result_conversation_id)
+    assert_run_again_once(job_id, events)
 
 
 def test_a_merge_on_a_web_process_killed_with_sigkill_is_finished_by_another_web_process(
@@ -115,10 +120,7 @@ def test_a_merge_on_a_web_process_killed_with_sigkill_is_finished_by_another_web
     doomed.kill()
 
     events = follow_to_the_end(survivor.url, auth, job_id)
-    job = wait_for_job(job_id, timeout=60)
-    assert job.attempts == 2
-    assert_one_result(job)
-    assert events[-1]["type"] == "merge_complete" and events[-1]["conversation_id"] == str(job.result_conversation_id)
+    assert_run_again_once(job_id, events)
 
 
 def test_followers_get_the_whole_merge_and_its_end_while_redis_is_down(
