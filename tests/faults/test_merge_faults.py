@@ -13,7 +13,7 @@ from chats.models import Conversation
 from merging.models import MergeHistory, MergeJob
 from tests.chats.streaming_client import parse_sse
 from tests.fixtures.fake_provider import fake_provider_env
-from tests.fixtures.faults import get_json, wait_until
+from tests.fixtures.faults import forget_dead_connections, get_json, wait_until
 from tests.merging.conftest import wait_for_job
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fake_provider")]
@@ -148,3 +148,16 @@ def test_followers_get_the_whole_merge_and_its_end_while_redis_is_down(
                                                   for i in range(len(content))]
         assert events[-1]["type"] == "merge_complete"
         assert events[-1]["conversation_id"] == str(job.result_conversation_id)
+
+
+def test_a_merge_whose_database_connections_were_killed_mid_run_finishes_once(
+        live_asgi, start_celery_worker, fake_provider, auth, two_conversations, test_database):
+    from config.celery_app import app
+
+    app.control.purge()  # leftovers of earlier runs on this Redis database are not ours
+    start_celery_worker(**fake_provider_env(fake_provider))
+    job_id = start_slow_merge(live_asgi.url, auth, two_conversations)
+    assert test_database.terminate_connections() >= 1
+    forget_dead_connections()  # this test's own, killed too
+    # The delivery that lost its connection is retried (a second delivery), on the same worker process.
+    assert_run_again_once(job_id, follow_to_the_end(live_asgi.url, auth, job_id))
