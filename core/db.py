@@ -9,6 +9,7 @@ every connection Django opens: once a query fails because the server is gone, th
 next query of that thread connects again. `revalidate_connections()`, called by such a thread before a unit of
 work, spares even that one failed query.
 """
+import functools
 import logging
 
 from django.db import InterfaceError, OperationalError, connections
@@ -55,3 +56,15 @@ def revalidate_connections() -> None:
     for conn in connections.all(initialized_only=True):
         if not conn.in_atomic_block:
             conn.health_check_done = False
+
+
+def revalidated(func):
+    """`func`, revalidating its thread's connections first: for `sync_to_async(revalidated(func))` from code that
+    runs outside a request (a reply's own task), which lands on asgiref's long-lived shared thread."""
+
+    @functools.wraps(func)
+    def call(*args, **kwargs):
+        revalidate_connections()
+        return func(*args, **kwargs)
+
+    return call

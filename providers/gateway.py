@@ -7,6 +7,7 @@ from decimal import Decimal
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from core.db import revalidated
 from core.encryption import SecretUndecryptable
 from providers import errors
 from providers.base import ChatRequest, Route
@@ -161,7 +162,8 @@ async def stream_chat(route: Route, request: ChatRequest) -> AsyncIterator[Strea
     async with contextlib.aclosing(adapter.stream(route, request)) as events:
         async for event in events:
             if event.kind is EventKind.USAGE and event.data.get("cost") is None:
-                event.data["cost"] = await sync_to_async(usage_cost)(route.model, event.data)
+                # Replies run outside any request, on asgiref's shared thread: its connection may predate a restart.
+                event.data["cost"] = await sync_to_async(revalidated(usage_cost))(route.model, event.data)
             yield event
 
 

@@ -29,6 +29,14 @@ def answer(socket, frame: dict) -> dict:
     return json.loads(socket.recv(timeout=20))
 
 
+def assert_a_compare_works(web, auth) -> None:
+    compare = httpx.post(f"{web.url}/api/v1/compare/", headers=auth, timeout=30, json={
+        "prompt": "Tell me a story", "models": ["openai/story-8-60", "gemini/echo"]})
+    assert compare.status_code == 200, compare.text
+    assert [(r["status"], r["content"]) for r in compare.json()["responses"]] == [
+        ("complete", "".join(f"w{i} " for i in range(1, 9))), ("complete", "You said: Tell me a story")]
+
+
 def test_api_calls_are_json_503_during_the_outage_and_work_again_after(web, token, test_database,
                                                                         two_conversations):
     auth = {"Authorization": f"Bearer {token}"}
@@ -40,7 +48,9 @@ def test_api_calls_are_json_503_during_the_outage_and_work_again_after(web, toke
                                    ("POST", "/api/v1/conversations/", {"title": "During"}),
                                    ("GET", f"/api/v1/conversations/{created.json()['id']}/messages/", None),
                                    ("POST", "/api/v1/merges/", {"conversation_ids": [created.json()["id"]] * 2,
-                                                                "model": "openai/merge-tagged-4"})]:
+                                                                "model": "openai/merge-tagged-4"}),
+                                   ("POST", "/api/v1/compare/", {"prompt": "Hi", "models": ["openai/gpt-4o"]}),
+                                   ("GET", f"/api/v1/merges/{uuid.uuid4()}/stream/", None)]:
             response = httpx.request(method, f"{web.url}{path}", headers=auth, json=body, timeout=10)
             assert response.status_code == 503, (method, path, response.status_code, response.text[:300])
             assert response.headers["content-type"] == "application/json"
@@ -52,6 +62,7 @@ def test_api_calls_are_json_503_during_the_outage_and_work_again_after(web, toke
     assert listed.status_code == 200 and "Before" in [c["title"] for c in listed.json()["results"]]
     assert httpx.post(f"{web.url}/api/v1/conversations/", headers=auth, json={"title": "After"},
                       timeout=10).status_code == 201
+    assert_a_compare_works(web, auth)
     merge = httpx.post(f"{web.url}/api/v1/merges/", headers=auth, timeout=10, json={
         "conversation_ids": [str(c.id) for c in two_conversations], "model": "openai/merge-tagged-4"})
     assert merge.status_code == 202 and merge.json()["status"] == "queued", merge.text
