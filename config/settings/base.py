@@ -263,7 +263,7 @@ PARLEY_MERGE_MAX_SOURCES = env.int("PARLEY_MERGE_MAX_SOURCES", default=10)
 PARLEY_MERGE_DEFAULT_CONTEXT = env.int("PARLEY_MERGE_DEFAULT_CONTEXT", default=32_768)
 PARLEY_MERGE_SLICE_SECONDS = env.float("PARLEY_MERGE_SLICE_SECONDS", default=0.1)
 # A running merge whose delivery sent no heartbeat for this many seconds (its worker died) is run again; a queued one
-# the broker refused or lost is queued again as soon.
+# the broker refused is queued again at the next sweep (four per period), one it lost after ten periods.
 PARLEY_MERGE_STALE_SECONDS = env.int("PARLEY_MERGE_STALE_SECONDS", default=60)
 MODEL_CATALOG_TTL = env.int("MODEL_CATALOG_TTL", default=3600)
 # Provider HTTP: seconds to connect, to the response headers, and of silence mid-stream; retries happen only
