@@ -62,6 +62,7 @@ from core.exceptions import Conflict
 from providers.base import ChatMessage, ChatRequest
 from providers.errors import ProviderError, StreamTruncated
 from providers.events import EventKind
+from usage.services import reply_usage_record, usage_release, usage_reserve
 
 logger = logging.getLogger("parley.generations")
 
@@ -203,9 +204,13 @@ def _plan(*, user, conversation: Conversation, reply_to: Message | None, content
         history.append(ChatMessage(role=MessageRole.USER, content=content,
                                    attachments=reader.read(uploads, current=True)))
     request = ChatRequest(messages=history, system=conversation.system_prompt, params=dict(conversation.params or {}))
-    return StartPlan(user=user, conversation=conversation, reply_to=reply_to, content=content,
+    plan = StartPlan(user=user, conversation=conversation, reply_to=reply_to, content=content,
                      requested_model=(model or "").strip(), model=chosen, group_id=group_id, route=route,
                      request=request, uploads=uploads)
+    # Last, once nothing else can refuse: 402 budget_exceeded, or the reply's usage row reserving its prompt's cost.
+    usage_reserve(user_id=user.pk, model=chosen, request=request, generation_id=plan.generation_id,
+                  conversation_id=conversation.pk, compare=group_id is not None)
+    return plan
 
 
 def _has_active_generation(conversation_id) -> bool:
@@ -293,7 +298,11 @@ def conversation_reply_start(*, user, conversation: Conversation, content: str, 
 def _start_sync(**kwargs) -> Generation:
     loop = _loop_for_sync_caller()
     plan = _plan(**kwargs)
-    generation = _commit(plan, persister_for(loop).runner)
+    try:
+        generation = _commit(plan, persister_for(loop).runner)
+    except BaseException:
+        usage_release(generation_id=plan.generation_id)
+        raise
     run = _register(plan, loop)
     run.mark_stored(True)
     loop.call_soon_threadsafe(_launch, run, plan.route, plan.request)
@@ -338,6 +347,7 @@ def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: 
     except BaseException:
         # Refused (409) or failed: the provider call is closed and nothing of the run is kept.
         RUNS.pop(run.generation_id, None)
+        usage_release(generation_id=plan.generation_id)
         run.mark_stored(False)
         loop.call_soon_threadsafe(run.stop, GenerationStatus.CANCELLED)
         raise
@@ -364,6 +374,7 @@ class ReplyState:
         self.ttft_ms: int | None = None
         self.usage: dict = {}
         self.cost: Decimal | None = None
+        self.cost_source = ""
         self.metadata: dict = {}
         self.tool_calls: list[dict] = []
         self.citations: list | None = None
@@ -395,6 +406,7 @@ class ReplyState:
                           for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")}
             cost = event.data.get("cost")
             self.cost = Decimal(str(cost)) if cost is not None else None
+            self.cost_source = event.data.get("cost_source") or ""
             return None
         if kind is EventKind.FINISH:
             self.finished = True
@@ -457,10 +469,25 @@ async def _drive(run: Run, route, request) -> None:
     await asyncio.shield(_finish(run, reply, status=status, error=error))
 
 
+async def _record_usage(run: Run, reply: ReplyState, *, status: str, error: ProviderError | None) -> None:
+    """The reply's usage row, priced (estimated from its text when no usage came); what it stores on the reply."""
+    try:
+        priced = await db_call(
+            reply_usage_record, generation_id=run.generation_id, model=run.model, status=str(status),
+            usage=reply.usage, cost=reply.cost, cost_source=reply.cost_source, text="".join(reply.content),
+            reasoning="".join(reply.reasoning), error_code=error.code if error else "",
+            latency_ms=_ms_since(reply.accepted_at))
+    except Exception:
+        logger.exception("Recording the usage of generation %s failed", run.generation_id)
+        return
+    reply.usage, reply.cost = priced.usage, priced.cost
+
+
 async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderError | None) -> None:
     if not await run.stored:
         run.finished = True  # refused before it was stored: nothing to keep, nobody to tell
         return
+    await _record_usage(run, reply, status=status, error=error)
     for event_type, fields in reply.closing_events(status=status, error=error):
         run.emit(event_type, fields)
     done = {"type": TERMINAL_EVENT, "seq": run.seq + 1, **reply.done_fields(message_id=run.message_id, status=status)}
@@ -796,7 +823,12 @@ def _close_orphan(generation_id, *, status: str) -> int:
             if logged:
                 text = {"content": "".join(e.get("content", "") for e in logged if e["type"] == "content"),
                         "reasoning": "".join(e.get("reasoning", "") for e in logged if e["type"] == "reasoning")}
-            Message.objects.filter(pk=generation.message_id).update(**fields, **text)
+            priced = reply_usage_record(
+                generation_id=generation.pk, model=generation.model, status=str(status), usage=generation.usage or {},
+                cost=generation.cost, text=text.get("content", ""), reasoning=text.get("reasoning", ""),
+                error_code=fields["error_code"])
+            Message.objects.filter(pk=generation.message_id).update(**fields, **text, usage=priced.usage,
+                                                                    cost=priced.cost)
         if generation.conversation_id:
             release_conversation(conversation_id=generation.conversation_id,
                                  lock_key=str(generation.group_id or generation.pk), generation_id=generation.pk,

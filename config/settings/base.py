@@ -1,8 +1,10 @@
 """Settings shared by every configuration; values come from the environment (django-environ)."""
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
     "chats",
     "merging",
     "openai_api",
+    "usage",
     "uploads",
     "web",
 ]
@@ -258,6 +261,19 @@ PARLEY_MERGE_MAX_SOURCES = env.int("PARLEY_MERGE_MAX_SOURCES", default=10)
 PARLEY_MERGE_DEFAULT_CONTEXT = env.int("PARLEY_MERGE_DEFAULT_CONTEXT", default=32_768)
 PARLEY_MERGE_SLICE_SECONDS = env.float("PARLEY_MERGE_SLICE_SECONDS", default=0.1)
 MODEL_CATALOG_TTL = env.int("MODEL_CATALOG_TTL", default=3600)
+# Usage and budgets (SPEC §10): the default monthly budget in USD (empty: none); where the price table is
+# refreshed from with the catalog (empty: the table pinned with genai-prices); the completion an estimate assumes
+# when neither the request nor the price table gives the model's maximum.
+PARLEY_DEFAULT_MONTHLY_BUDGET = env("PARLEY_DEFAULT_MONTHLY_BUDGET", default="").strip() or None
+if PARLEY_DEFAULT_MONTHLY_BUDGET is not None:
+    try:
+        PARLEY_DEFAULT_MONTHLY_BUDGET = Decimal(PARLEY_DEFAULT_MONTHLY_BUDGET)
+    except ArithmeticError:
+        PARLEY_DEFAULT_MONTHLY_BUDGET = Decimal("NaN")
+    if not PARLEY_DEFAULT_MONTHLY_BUDGET.is_finite() or PARLEY_DEFAULT_MONTHLY_BUDGET < 0:
+        raise ImproperlyConfigured("PARLEY_DEFAULT_MONTHLY_BUDGET must be an amount in USD, e.g. 20 or 7.50.")
+PARLEY_PRICE_TABLE_URL = env("PARLEY_PRICE_TABLE_URL", default="")
+PARLEY_ESTIMATE_MAX_COMPLETION_TOKENS = env.int("PARLEY_ESTIMATE_MAX_COMPLETION_TOKENS", default=4096)
 # Provider HTTP: seconds to connect, to the response headers, and of silence mid-stream; retries happen only
 # before the first token, for 408/429/5xx/overloaded, waiting Retry-After (or backoff) up to the cap in total.
 PARLEY_PROVIDER_CONNECT_TIMEOUT = env.float("PARLEY_PROVIDER_CONNECT_TIMEOUT", default=10.0)
