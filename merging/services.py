@@ -61,11 +61,15 @@ def _check_ids(ids: list, *, what: str) -> list[str]:
 
 
 def check_model(*, model: str, user_id: int):
-    """The route for `model`, or a 4xx naming why it cannot be used (unknown, no key configured...)."""
+    """The route for `model`, or a 4xx naming why it cannot be used (unknown, no key configured, 402 once the
+    user's monthly budget is used up)."""
     from providers import gateway
+    from usage.services import budget_check
 
     try:
-        return gateway.resolve_route(model=model, user_id=user_id)
+        route = gateway.resolve_route(model=model, user_id=user_id)
+        budget_check(user_id=user_id)
+        return route
     except ProviderError as exc:
         raise InvalidRequest(exc.message, code=exc.code,
                                   status_code=exc.status_code if exc.status_code < 500 else 400)

@@ -110,15 +110,21 @@ def reply_usage_record(*, generation_id, model: str, status: str, usage: dict,
 
 def call_usage_record(*, kind: str, owner_id: int, model: str, status: str, usage: dict | None,
                       error_code: str = "", latency_ms: int | None = None, token_id: int | None = None,
-                      via: str = "", stream: bool = False, merge_job_id=None) -> UsageRecord:
-    """One finished gateway or merge call, priced from its usage (already priced by the gateway when it came)."""
+                      via: str = "", stream: bool = False, merge_job_id=None, request=None,
+                      text: str = "") -> UsageRecord:
+    """One finished gateway or merge call, priced from its usage (already priced by the gateway when it came);
+    with no usage, estimated from its `request` and the `text` it got, when given."""
     usage = usage or {}
     figures = {key: int(usage.get(key) or 0) for key in TOKEN_FIELDS}
     cost, source = usage.get("cost"), usage.get("cost_source") or ""
-    if cost is None and (figures["prompt_tokens"] or figures["completion_tokens"]):
-        cost, source = pricing.price_usage(model, figures, user_id=owner_id)
-    elif cost is not None:
+    if cost is not None:
         cost, source = Decimal(str(cost)), source or CostSource.PROVIDER
+    elif figures["prompt_tokens"] or figures["completion_tokens"]:
+        cost, source = pricing.price_usage(model, figures, user_id=owner_id)
+    elif request is not None:
+        figures.update(prompt_tokens=request_tokens(request), completion_tokens=pricing.estimate_tokens(text))
+        prices = pricing.model_prices(model, user_id=owner_id)
+        cost, source = (prices.cost(figures), CostSource.ESTIMATED) if prices is not None else (None, "")
     return UsageRecord.objects.create(
         owner_id=owner_id, kind=kind, model=model, provider=model.partition("/")[0], status=status,
         error_code=error_code[:64], token_id=token_id, via=via, stream=stream, merge_job_id=merge_job_id,
