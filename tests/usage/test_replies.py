@@ -105,13 +105,13 @@ async def test_a_truncated_reply_is_counted_as_failed(live_asgi, fake_provider, 
         f"w{i} " for i in range(1, 9))) // 4)
 
 
-async def test_an_anthropic_failure_is_priced_from_the_usage_that_came(live_asgi, fake_provider, spender):
+async def test_a_reply_failing_mid_stream_is_estimated_from_its_prompt_and_text(live_asgi, fake_provider, spender):
     model = "anthropic/fail-after-3"
     await sync_to_async(price)(model, "0.001", "0.002")
     _conversation, events = await stream_reply(live_asgi, spender, model)
     record = await UsageRecord.objects.aget(generation_id=events[0]["generation_id"])
-    # message_start reported the prompt's tokens before the stream broke.
-    assert record.status == "failed" and record.prompt_tokens > 0 and record.cost_source == "catalog"
+    assert record.status == "failed" and record.cost_source == "estimated"
+    assert record.prompt_tokens > 0 and record.completion_tokens == -(-len("w1 w2 w3 ") // 4)
 
 
 async def test_the_conversation_detail_has_its_totals(live_asgi, fake_provider, spender):
