@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -62,7 +62,7 @@ def usage_summary(*, user_id: int, start: datetime | None, end: datetime | None,
         queryset = queryset.filter(created_at__gte=start)
     if end is not None:
         queryset = queryset.filter(created_at__lt=end)
-    key = {"day": TruncDate("created_at"), "model": "model", "provider": "provider"}[group_by]
+    key = {"day": TruncDate("created_at"), "model": F("model"), "provider": F("provider")}[group_by]
     grouped = (queryset.annotate(group_key=key).values("group_key")
                .annotate(cost=Sum("cost"), prompt_tokens=Sum("prompt_tokens"),
                          completion_tokens=Sum("completion_tokens"), replies=Count("id")))
