@@ -8,6 +8,10 @@ def usd(amount: Decimal) -> str:
     return f"${amount.quantize(Decimal('0.01')) if amount >= Decimal('0.01') or amount == 0 else amount.normalize()}"
 
 
+def _plain(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
+
+
 class BudgetExceeded(ProviderError):
     """A ProviderError, so every path that already answers a refused start (REST, SSE, WebSocket, compare, merge,
     gateway) answers this one too, with its 402 status."""
@@ -18,7 +22,7 @@ class BudgetExceeded(ProviderError):
     def __init__(self, *, spent: Decimal, limit: Decimal):
         self.spent, self.limit = spent, limit
         super().__init__(f"Your monthly budget is used up: {usd(spent)} spent of {usd(limit)} this month "
-                         f"(spent {spent}, limit {limit} USD). It resets at the start of next month.")
+                         f"(spent {_plain(spent)}, limit {_plain(limit)} USD). It resets at the start of next month.")
 
     def as_event(self) -> dict:
         return {**super().as_event(), "spent": float(self.spent), "limit": float(self.limit)}
