@@ -18,7 +18,9 @@ def money(value) -> str:
     value = float(value or 0)
     if value == 0:
         return "$0"
-    return f"${value:,.2f}" if value >= 0.995 else f"${value:.4f}".rstrip("0")
+    if value >= 0.995:
+        return f"${value:,.2f}"
+    return f"${value:.4f}".rstrip("0").rstrip(".") if value >= 0.0001 else "<$0.0001"
 
 
 def _month(request) -> datetime:

@@ -1,4 +1,5 @@
 """The usage page and the admin's overview in a real browser: charts drawn, light and dark, desktop and phone."""
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -82,3 +83,45 @@ def test_admin_overview_lists_every_users_month(new_page, live, shot, spending, 
     page = new_page(user=spending)
     assert page.goto(f"{live}/usage/users/").status == 403
     expect(page.locator("#usage-users")).to_have_count(0)
+
+
+def test_compare_shows_the_estimated_cost_before_running(new_page, live, ui_user, fake_provider, shot):
+    from providers.models import CatalogFetch
+    from tests.ui.test_compare_merge import pick_models
+    from tests.usage.conftest import price
+
+    price("openai/story-3-0", "0.00001", "0.00002")
+    # A fresh list: the model picker does not refresh it (which would replace the priced entry).
+    CatalogFetch.objects.create(provider="openai", fetched_at=timezone.now(), attempted_at=timezone.now(), ok=True)
+    page = new_page(user=ui_user, width=1280)
+    page.goto(f"{live}/compare/")
+    pick_models(page, "#add-models", ["openai/story-3-0", "openai/unpriced-3"])
+    page.fill("#compare-prompt", "x" * 400)
+    # 100 + 3 prompt tokens: $0.00103; with 4096 completion tokens: $0.08295.
+    expect(page.locator("#compare-estimate")).to_have_text(
+        re.compile(r"^Estimated \$0\.001 – \$0\.08(29|3) \(\+1 unpriced\)$"))
+    assert [r for r in fake_provider.requests() if r.get("json")] == []  # no model was asked anything
+    shot(page, "compare-estimate")
+    user_budget_set(user_id=ui_user.pk, monthly_budget=Decimal("0.01"))
+    record(ui_user, "openai/story-3-0", "0.02")
+    page.fill("#compare-prompt", "y" * 400)
+    expect(page.locator("#compare-estimate")).to_have_text("Monthly budget used up")
+    assert page.js_errors == []
+
+
+def test_conversation_header_shows_its_totals_and_follows_new_replies(new_page, live, ui_user, fake_provider):
+    from chats.services import conversation_create
+    from tests.usage.conftest import price
+
+    price("openai/story-4-0", "0.001", "0.001")
+    conversation = conversation_create(owner=ui_user, default_model="openai/story-4-0")
+    page = new_page(user=ui_user, width=1280)
+    page.goto(f"{live}/c/{conversation.pk}/")
+    expect(page.locator("#conv-totals")).to_have_text("")
+    page.fill("#composer-input", "one two")
+    page.press("#composer-input", "Enter")
+    # 2 prompt tokens (the fake counts words) and 4 completion tokens at $0.001 each.
+    expect(page.locator("#conv-totals")).to_have_text("$0.006 · 6 tokens", timeout=15_000)
+    page.reload()
+    expect(page.locator("#conv-totals")).to_have_text("$0.006 · 6 tokens")
+    assert page.js_errors == []
