@@ -50,3 +50,42 @@ def test_a_users_own_catalog_prices_their_calls(make_user):
                                        fetched_at=timezone.now())
     assert model_prices("openai/story-5-0", user_id=alice.pk).prompt == Decimal("0.1")
     assert model_prices("openai/story-5-0", user_id=bob.pk).prompt == Decimal("0.001")
+
+
+@pytest.fixture
+def price_table_server():
+    """A loopback server answering the price table URL with an empty table."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"[]" if self.path == "/data.json" else b"{}"
+            self.send_response(200 if self.path == "/data.json" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    from genai_prices import data_snapshot
+
+    data_snapshot.set_custom_snapshot(None)
+
+
+def test_the_catalog_refresh_refreshes_the_price_table(settings, price_table_server, fake_provider):
+    from providers.services import catalog_refresh
+
+    assert table_prices("openai/gpt-4o") is not None
+    settings.PARLEY_PRICE_TABLE_URL = f"{price_table_server}/missing.json"
+    catalog_refresh(user_id=None)
+    assert table_prices("openai/gpt-4o") is not None  # a failed fetch keeps the pinned table
+    settings.PARLEY_PRICE_TABLE_URL = f"{price_table_server}/data.json"
+    catalog_refresh(user_id=None)
+    assert table_prices("openai/gpt-4o") is None  # the fetched (here: empty) table is the one in use
