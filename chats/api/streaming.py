@@ -211,8 +211,10 @@ class StatelessChatSchema(APIView):
 def _stateless_request(data: dict, user):
     from providers.base import ChatMessage, ChatRequest
     from providers.gateway import resolve_route
+    from usage.services import budget_check
 
     route = resolve_route(model=data["model"], user_id=user.pk)
+    budget_check(user_id=user.pk)  # 402 budget_exceeded before the provider is called
     system = "\n\n".join(m["content"] for m in data["messages"] if m["role"] == "system")
     messages = [ChatMessage(role=m["role"], content=m["content"]) for m in data["messages"] if m["role"] != "system"]
     params = {key: value for key, value in (data.get("params") or {}).items() if value is not None}

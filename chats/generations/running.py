@@ -115,6 +115,23 @@ async def _record_usage(run: Run, reply: ReplyState, *, status: str, error: Prov
     reply.usage, reply.cost = priced.usage, priced.cost
 
 
+async def _record_stateless_usage(route, request, reply: ReplyState, *, status: str,
+                                  error: ProviderError | None) -> None:
+    """A reply that is not stored still costs money: its usage row (no conversation), estimated when no usage came."""
+    from usage.models import UsageKind
+    from usage.services import call_usage_record
+
+    if route.user_id is None:
+        return
+    usage = dict(reply.usage, cost=reply.cost, cost_source=reply.cost_source) if reply.usage else None
+    try:
+        await db_call(call_usage_record, kind=UsageKind.REPLY, owner_id=route.user_id, model=route.model,
+                      status=str(status), usage=usage, error_code=error.code if error else "", request=request,
+                      text="".join(reply.content) + "".join(reply.reasoning))
+    except Exception:
+        logger.exception("Recording the usage of a stateless reply from %s failed", route.model)
+
+
 async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderError | None) -> None:
     if not await run.stored:
         run.finished = True  # refused before it was stored: nothing to keep, nobody to tell
@@ -177,6 +194,7 @@ async def relay_stateless(route, request, *, idle_timeout: float = 15.0) -> Asyn
     async def relay() -> None:
         emit(events.start(seq=1, generation_id=None, message_id=None, model=route.model))
         status, error = await read_reply(reply, route, request, emit, next_seq, lambda: GenerationStatus.CANCELLED)
+        await _record_stateless_usage(route, request, reply, status=status, error=error)
         for event in reply.closing_events(status=status, error=error, seq=seq + 1):
             emit(event)
         emit(reply.done_event(seq=seq + 1, message_id=None, status=status))

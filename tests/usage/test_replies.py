@@ -174,3 +174,21 @@ async def test_a_reply_already_running_finishes_past_the_budget(live_asgi, fake_
     async with client_for(live_asgi, spender) as client:
         refused = await client.post(f"/api/v1/conversations/{conversation.pk}/completions/", json={"content": "more"})
     assert refused.status_code == 402
+
+
+async def test_a_stateless_chat_is_counted_and_refused_once_the_budget_is_used_up(live_asgi, fake_provider, spender):
+    model = "openai/story-4-0"
+    await sync_to_async(price)(model, "0.001", "0.001")
+    body = {"model": model, "messages": [{"role": "user", "content": PROMPT}]}
+    async with client_for(live_asgi, spender) as client:
+        async with client.stream("POST", "/api/v1/chat/stream/", json=body) as response:
+            assert response.status_code == 200
+            events = await read_events(response)
+        assert events[-1]["status"] == "complete"
+        record = await UsageRecord.objects.aget(owner=spender)
+        assert (record.kind, record.conversation_id, record.prompt_tokens, record.completion_tokens) == (
+            "reply", None, 5, 4)
+        assert record.cost == Decimal("0.009")
+        await sync_to_async(over_budget)(spender, limit="0.01", spent_amount="0.01")
+        refused = await client.post("/api/v1/chat/stream/", json=body)
+    assert refused.status_code == 402 and refused.json()["code"] == "budget_exceeded"
