@@ -37,7 +37,7 @@ SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
     "tool_call, citations, usage, error, done); `: ping` every 15 s of silence."
 ))
-ERRORS = {status: ErrorSerializer for status in (400, 401, 403, 404, 409, 413, 429, 502, 503)}
+ERRORS = {status: ErrorSerializer for status in (400, 401, 402, 403, 404, 409, 413, 429, 502, 503)}
 
 
 def errors_of(*statuses: int) -> dict:

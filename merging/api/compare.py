@@ -61,7 +61,7 @@ class CompareSchema(APIView):
         responses={
             200: CompareResponseSerializer,
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="SSE, see above"),
-            **error_responses(400, 404, 409, 413),
+            **error_responses(400, 402, 404, 409, 413),
         },
     )
     def post(self, request):  # pragma: no cover - schema only

@@ -64,7 +64,7 @@ class MergeListView(APIView):
             "an id that is not yours."
         ),
         request=MergeCreateSerializer,
-        responses={202: MergeAcceptedSerializer, **error_responses(400, 404)},
+        responses={202: MergeAcceptedSerializer, **error_responses(400, 402, 404)},
     )
     def post(self, request):
         serializer = MergeCreateSerializer(data=request.data)
