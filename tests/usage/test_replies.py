@@ -4,6 +4,7 @@ import asyncio
 import json
 from decimal import Decimal
 
+import httpx
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
@@ -192,3 +193,53 @@ async def test_a_stateless_chat_is_counted_and_refused_once_the_budget_is_used_u
         await sync_to_async(over_budget)(spender, limit="0.01", spent_amount="0.01")
         refused = await client.post("/api/v1/chat/stream/", json=body)
     assert refused.status_code == 402 and refused.json()["code"] == "budget_exceeded"
+
+
+async def test_a_reply_interrupted_by_shutdown_is_counted(fake_provider, spender, transactional_db):
+    from tests.fixtures.live_server import ThreadedAsgiServer
+
+    model = "openai/story-500-20"
+    await sync_to_async(price)(model, "0.001", "0.002")
+    conversation = await sync_to_async(conversation_create)(owner=spender, default_model=model)
+    await sync_to_async(message_create)(conversation=conversation, content="go")
+    server = await asyncio.to_thread(ThreadedAsgiServer(graceful_shutdown_seconds=0.5).start)
+    stopping = None
+    try:
+        async with client_for(server, spender) as client:
+            async with client.stream("GET", f"/api/v1/conversations/{conversation.pk}/stream/") as response:
+                events = await read_events(response, stop_after=6)
+                stopping = asyncio.create_task(asyncio.to_thread(server.stop))
+                with pytest.raises(httpx.RemoteProtocolError):  # the server cuts the connection as it stops
+                    await read_events(response)
+    finally:
+        await (stopping or asyncio.to_thread(server.stop))
+    record = await UsageRecord.objects.aget(generation_id=events[0]["generation_id"])
+    message = await Message.objects.aget(pk=events[0]["message_id"])
+    assert record.status == "interrupted" and record.cost_source == "estimated" and record.reserved is None
+    assert record.completion_tokens == -(-len(message.content) // 4) > 0
+    assert message.cost == record.cost
+
+
+def test_a_reply_a_crashed_process_left_running_is_counted_by_repair(spender):
+    from chats.generations import generations_repair
+    from chats.models import Generation, GenerationSlice
+    from providers.base import ChatMessage, ChatRequest
+    from usage.services import usage_reserve
+
+    model = "openai/story-5-0"
+    price(model, "0.001", "0.002")
+    conversation = conversation_create(owner=spender, default_model=model)
+    message = Message.objects.create(conversation=conversation, role="assistant", model=model, status="streaming")
+    generation = Generation.objects.create(owner=spender, conversation=conversation, message=message, model=model,
+                                           status="running", runner="gone")
+    GenerationSlice.objects.create(generation=generation, first_seq=1, last_seq=2, events=[
+        {"type": "start", "seq": 1}, {"type": "content", "seq": 2, "content": "half an answer"}])
+    usage_reserve(user_id=spender.pk, model=model, generation_id=generation.pk, conversation_id=conversation.pk,
+                  request=ChatRequest(messages=[ChatMessage(role="user", content="x" * 40)]))
+    assert generations_repair() == 1
+    record = UsageRecord.objects.get(generation_id=generation.pk)
+    assert (record.status, record.cost_source, record.completion_tokens, record.prompt_tokens) == (
+        "interrupted", "estimated", 4, 13)
+    assert record.cost == Decimal("0.001") * 13 + Decimal("0.002") * 4
+    message.refresh_from_db()
+    assert message.cost == record.cost and message.usage["cost_source"] == "estimated"
