@@ -1,5 +1,6 @@
 """Usage rows (a read-only record) and budgets in the admin; a user's budget is edited on their user page too."""
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 
 from usage.models import UsageRecord, UserBudget
 
@@ -28,3 +29,19 @@ class UserBudgetAdmin(admin.ModelAdmin):
     list_display = ("user", "monthly_budget")
     search_fields = ("user__username",)
     autocomplete_fields = ("user",)
+
+
+class UserBudgetInline(admin.StackedInline):
+    model = UserBudget
+    can_delete = False
+    verbose_name_plural = "Monthly budget"
+
+
+def _budget_on_the_user_page() -> None:
+    """The budget is edited on each user's admin page too (accounts registers that page; it cannot import us)."""
+    user_admin = admin.site.get_model_admin(get_user_model())
+    if UserBudgetInline not in user_admin.inlines:
+        user_admin.inlines = [*user_admin.inlines, UserBudgetInline]
+
+
+_budget_on_the_user_page()

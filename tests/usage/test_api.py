@@ -110,3 +110,11 @@ def test_the_django_admin_edits_budgets(client, make_user, user):
     response = client.post("/admin/usage/userbudget/add/", {"user": user.pk, "monthly_budget": "3.5"})
     assert response.status_code == 302
     assert UserBudget.objects.get(user=user).monthly_budget == Decimal("3.5")
+
+
+def test_the_budget_is_edited_on_the_users_admin_page(client, make_user, user):
+    admin_user = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    page = client.get(f"/admin/auth/user/{user.pk}/change/")
+    assert page.status_code == 200 and b"Monthly budget" in page.content
+    assert b'name="usage_budget-0-monthly_budget"' in page.content
