@@ -79,6 +79,10 @@ def test_admin_overview_lists_every_users_month(new_page, live, shot, spending, 
         expect(rows.nth(1)).to_contain_text("default")
         expect(rows.nth(1)).to_contain_text("100%")
         shot(page, f"usage-admin-{scheme}")
+    phone = new_page(user=admin, width=390, height=780, color_scheme="dark")
+    phone.goto(f"{live}/usage/users/")
+    expect(phone.locator("#usage-users tbody tr")).to_have_count(3)
+    shot(phone, "usage-admin-phone-dark")
     # Not for everyone.
     page = new_page(user=spending)
     assert page.goto(f"{live}/usage/users/").status == 403
