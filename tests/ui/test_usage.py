@@ -113,7 +113,8 @@ def test_compare_shows_the_estimated_cost_before_running(new_page, live, ui_user
     assert page.js_errors == []
 
 
-def test_conversation_header_shows_its_totals_and_follows_new_replies(new_page, live, ui_user, fake_provider):
+def test_conversation_header_shows_its_totals_and_follows_new_replies(new_page, live, ui_user, fake_provider,
+                                                                      shot):
     from chats.services import conversation_create
     from tests.usage.conftest import price
 
@@ -128,4 +129,5 @@ def test_conversation_header_shows_its_totals_and_follows_new_replies(new_page, 
     expect(page.locator("#conv-totals")).to_have_text("$0.006 · 6 tokens", timeout=15_000)
     page.reload()
     expect(page.locator("#conv-totals")).to_have_text("$0.006 · 6 tokens")
+    shot(page, "conversation-totals")
     assert page.js_errors == []
