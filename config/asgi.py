@@ -9,17 +9,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket_auth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
-from chats.lifespan import lifespan_app  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.websocket_origin import SettingsOriginValidator  # noqa: E402
 from core.asgi_limits import RequestBodyLimit  # noqa: E402
-from core.periodic import with_periodic_jobs  # noqa: E402
+from core.lifespan import lifespan_app  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
         "websocket": SettingsOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-        # The apps' periodic jobs (merging's sweeper) run beside the generations' start-up and shutdown.
-        "lifespan": with_periodic_jobs(lifespan_app),
+        "lifespan": lifespan_app,
     }
 )

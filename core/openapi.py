@@ -6,6 +6,7 @@ from core.serializers import ErrorSerializer
 _ERRORS = {
     400: "Bad input: invalid JSON, unknown field, invalid value (code says which).",
     401: "Not authenticated: no session and no valid `Authorization: Bearer` token.",
+    402: "The monthly budget is used up (code `budget_exceeded`; the detail gives the spent and limit figures).",
     403: "Forbidden, e.g. a session request without its CSRF token, or from another site's page (`cross_site`).",
     404: "No such object, or it belongs to someone else.",
     409: "Conflicts with the current state.",

@@ -1,4 +1,4 @@
-"""Periodic jobs of each web process, registered by apps in ready() and run while the ASGI lifespan is up."""
+"""Periodic jobs of each web process, registered by apps in ready(); core.lifespan runs them while it is up."""
 import asyncio
 import contextlib
 import logging
@@ -36,35 +36,19 @@ async def _run_forever(job: PeriodicJob) -> None:
             logger.exception("Periodic job %s failed; it runs again in %.1fs", job.name, job.interval())
 
 
-def with_periodic_jobs(lifespan_app):
-    """Wrap an ASGI lifespan app: the registered jobs start once it has started and stop when it shuts down."""
+_tasks: list[asyncio.Task] = []
 
-    async def app(scope, receive, send):
-        tasks: list[asyncio.Task] = []
 
-        async def stop_all():
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            tasks.clear()
+def start_periodic_jobs() -> None:
+    """Start every registered job on the running loop (core.lifespan calls this once start-up is complete)."""
+    _tasks.extend(asyncio.create_task(_run_forever(job), name=f"periodic-{job.name}") for job in _jobs.values())
 
-        async def receive_and_stop():
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                await stop_all()
-            return message
 
-        async def send_and_start(message):
-            if message["type"] == "lifespan.startup.complete":
-                tasks.extend(asyncio.create_task(_run_forever(job), name=f"periodic-{job.name}")
-                             for job in _jobs.values())
-            await send(message)
-
-        try:
-            await lifespan_app(scope, receive_and_stop, send_and_start)
-        finally:
-            await stop_all()
-
-    return app
+async def stop_periodic_jobs() -> None:
+    """Cancel the running jobs and wait for them (core.lifespan calls this before the shutdown hooks)."""
+    for task in _tasks:
+        task.cancel()
+    for task in _tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    _tasks.clear()

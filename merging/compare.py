@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from chats.models import Conversation, Generation, Message, MessageRole
+from core.events import tagged
 from merging.services import InvalidRequest, check_model, message_select
 
 MAX_MODELS = 8
@@ -185,8 +186,8 @@ class Tally:
 
 def tag(event: dict, generation: Generation) -> dict:
     """A generation's event as a compare event: its own `seq`, plus which model and message it belongs to."""
-    return {**event, "model": generation.model, "message_id": str(generation.message_id),
-            "generation_id": str(generation.id)}
+    return tagged(event, model=generation.model, message_id=str(generation.message_id),
+                  generation_id=str(generation.id))
 
 
 async def compare_events(run: CompareRun, *, after: dict[str, int] | None = None) -> AsyncIterator[dict]:
@@ -259,3 +260,39 @@ def compare_group(*, user, group_id) -> CompareRun:
         raise Http404("No such compare.")
     first = generations[0]
     return CompareRun(first.conversation, first.message.reply_to, first.group_id, generations)
+
+
+def compare_estimate(*, user, prompt: str, models: list[str] | None, conversation_id=None) -> list[dict]:
+    """SPEC §10: per model, the prompt's tokens (with the conversation's history) and cost, and the cost with the
+    model's maximum completion, before anything runs; null costs for a model whose price is unknown."""
+    from chats.generations import chat_history
+    from providers.base import ChatMessage, ChatRequest
+    from providers.pricing import model_prices
+    from usage.services import request_tokens
+
+    models = compare_models_validate(user_id=user.pk, models=models)
+    history, system, params = [], "", {}
+    if conversation_id is not None:
+        conversation = Conversation.objects.filter(owner=user, pk=conversation_id).first()
+        if conversation is None:
+            raise InvalidRequest("Conversation not found.", code="not_found", status_code=404)
+        history = chat_history(conversation=conversation, up_to=None)
+        system, params = conversation.system_prompt, dict(conversation.params or {})
+    request = ChatRequest(messages=[*history, ChatMessage(role=MessageRole.USER, content=prompt)], system=system)
+    prompt_tokens = request_tokens(request)
+    estimates = []
+    for model in models:
+        prices = model_prices(model, user_id=user.pk)
+        completion = (_positive_int(params.get("max_tokens")) or (prices and prices.max_completion_tokens)
+                      or settings.PARLEY_ESTIMATE_MAX_COMPLETION_TOKENS)
+        estimates.append({
+            "model": model, "prompt_tokens": prompt_tokens, "max_completion_tokens": completion,
+            "prompt_cost": float(prices.cost({"prompt_tokens": prompt_tokens})) if prices else None,
+            "max_cost": float(prices.cost({"prompt_tokens": prompt_tokens, "completion_tokens": completion}))
+            if prices else None,
+        })
+    return estimates
+
+
+def _positive_int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

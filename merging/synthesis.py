@@ -1,8 +1,10 @@
 """Talks to the merge model: condenses long sources in stages, then merges or fuses them."""
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from merging import prompts
@@ -67,13 +69,36 @@ def model_limits(model: str) -> ModelLimits:
 async def _ask(route: Route, request: ChatRequest, on_delta: Callable[[str], Awaitable[None]] | None = None) -> str:
     from providers import gateway
 
-    parts = []
-    async for event in gateway.stream_chat(route, request):
-        if event.kind == EventKind.TEXT and event.text:
-            parts.append(event.text)
-            if on_delta is not None:
-                await on_delta(event.text)
+    parts, usage, status = [], {}, "failed"
+    try:
+        async for event in gateway.stream_chat(route, request):
+            if event.kind == EventKind.TEXT and event.text:
+                parts.append(event.text)
+                if on_delta is not None:
+                    await on_delta(event.text)
+            elif event.kind == EventKind.USAGE:
+                usage = dict(event.data)
+        status = "complete"
+    except asyncio.CancelledError:
+        status = "cancelled"
+        raise
+    finally:
+        await asyncio.shield(_record_call(route, request, usage, status, "".join(parts)))
     return "".join(parts)
+
+
+async def _record_call(route: Route, request: ChatRequest, usage: dict, status: str, text: str) -> None:
+    """Each model call of a merge is a usage row of its owner's (estimated from the text when no usage came)."""
+    from usage.models import UsageKind
+    from usage.services import call_usage_record
+
+    if route.user_id is None:
+        return
+    try:
+        await sync_to_async(call_usage_record)(kind=UsageKind.MERGE, owner_id=route.user_id, model=route.model,
+                                               status=status, usage=usage, request=request, text=text)
+    except Exception:
+        logger.exception("Recording the usage of a merge call to %s failed", route.model)
 
 
 def _split(messages: list[prompts.SourceMessage], budget: int) -> list[list[prompts.SourceMessage]]:

@@ -71,7 +71,7 @@ class ModelListSerializer(serializers.Serializer):
     data = ModelEntrySerializer(many=True)
 
 
-ERRORS = {status: OpenAIErrorSerializer for status in (400, 401, 404, 413, 429, 502, 503)}
+ERRORS = {status: OpenAIErrorSerializer for status in (400, 401, 402, 404, 413, 429, 502, 503)}
 
 
 class ChatCompletionsSchema(APIView):

@@ -5,9 +5,9 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from chats.runs import db_call
+from core.db_workers import db_call
 from openai_api.errors import GatewayError, from_provider_error
-from openai_api.models import GatewayCall, GatewayCallStatus
+from openai_api.models import GatewayCallStatus
 from openai_api.translation import ChunkWriter, CompletionRequest, check_for_protocol, completion_body, has_images
 from providers.base import ChatRequest, Route
 from providers.errors import ProviderError
@@ -22,12 +22,13 @@ class Caller:
 
 
 def gateway_call_record(*, caller: Caller, model: str, via: str, stream: bool, status: str, error_code: str = "",
-                        usage: dict | None = None, latency_ms: int | None = None) -> GatewayCall:
-    usage = usage or {}
-    return GatewayCall.objects.create(
-        owner_id=caller.user_id, token_id=caller.token_id, model=model, via=via, stream=stream, status=status,
-        error_code=error_code, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0), cost=usage.get("cost"), latency_ms=latency_ms)
+                        usage: dict | None = None, latency_ms: int | None = None):
+    from usage.models import UsageKind
+    from usage.services import call_usage_record
+
+    return call_usage_record(kind=UsageKind.GATEWAY, owner_id=caller.user_id, token_id=caller.token_id, model=model,
+                             via=via, stream=stream, status=status, error_code=error_code, usage=usage,
+                             latency_ms=latency_ms)
 
 
 class CallMeter:
@@ -57,9 +58,13 @@ class CallMeter:
 
 
 def route_for(*, caller: Caller, model: str, request: CompletionRequest) -> Route:
-    """The route to `model` with the caller's resolved key, or the GatewayError saying why there is none."""
+    """The route to `model` with the caller's resolved key, or the GatewayError saying why there is none (402
+    `budget_exceeded` once the caller's month has used up their budget)."""
+    from usage.services import budget_check
+
     try:
         route = resolve_route(model=model, user_id=caller.user_id)
+        budget_check(user_id=caller.user_id)
     except ProviderError as exc:
         raise from_provider_error(exc)
     check_for_protocol(request, route.protocol, model)

@@ -66,6 +66,7 @@ class Route:
     key_source: str = ""   # "user" | "shared" | "env" | ""
     protocol: str = "openai_chat"
     user_endpoint: bool = False  # a user's own custom endpoint: connect-time address checks apply
+    user_id: int | None = None   # whose call it is: pricing reads their own catalog where it is theirs
 
 
 class ProviderAdapter(ABC):

@@ -12,6 +12,7 @@ from core.encryption import SecretUndecryptable
 from providers import errors
 from providers.base import ChatRequest, Route
 from providers.events import EventKind, StreamEvent
+from providers.pricing import price_usage
 from providers.registry import PROVIDERS, get_adapter
 
 
@@ -71,7 +72,7 @@ def resolve_route(*, model: str, user_id: int | None) -> Route:
             f"{spec.name} is not configured: add an API key in Settings or set {spec.key_env}.", provider=provider
         )
     return Route(provider=provider, model=model, model_id=model_id, base_url=base_url, api_key=api_key,
-                 key_source=source, protocol=spec.protocol)
+                 key_source=source, protocol=spec.protocol, user_id=user_id)
 
 
 def _custom_route(*, provider: str, model: str, model_id: str, user_id: int | None) -> Route:
@@ -99,7 +100,7 @@ def _custom_route(*, provider: str, model: str, model_id: str, user_id: int | No
         api_key, key_source = "", ""
     return Route(provider=provider, model=model, model_id=model_id, base_url=endpoint.base_url.rstrip("/"),
                  api_key=api_key, key_source=key_source, protocol="openai_chat",
-                 user_endpoint=user_endpoint and not _admin_owned(endpoint))
+                 user_endpoint=user_endpoint and not _admin_owned(endpoint), user_id=user_id)
 
 
 def _admin_owned(endpoint) -> bool:
@@ -161,9 +162,10 @@ async def stream_chat(route: Route, request: ChatRequest) -> AsyncIterator[Strea
     adapter = get_adapter(route.protocol)
     async with contextlib.aclosing(adapter.stream(route, request)) as events:
         async for event in events:
-            if event.kind is EventKind.USAGE and event.data.get("cost") is None:
+            if event.kind is EventKind.USAGE:
                 # Replies run outside any request, on asgiref's shared thread: its connection may predate a restart.
-                event.data["cost"] = await sync_to_async(revalidated(usage_cost))(route.model, event.data)
+                event.data["cost"], event.data["cost_source"] = await sync_to_async(revalidated(price_usage))(
+                    route.model, event.data, user_id=route.user_id)
             yield event
 
 
@@ -205,16 +207,6 @@ async def complete_chat(route: Route, request: ChatRequest) -> CompletedChat:
     return result
 
 
-def usage_cost(model: str, usage: dict) -> Decimal | None:
-    """What a reply cost: the provider's own figure, else catalog pricing × tokens, else None."""
-    reported = usage.get("cost")
-    if reported is not None:
-        return Decimal(str(reported))
-    from providers.models import CatalogModel
-
-    priced = CatalogModel.objects.filter(pk=model).values_list("pricing_prompt", "pricing_completion").first()
-    if priced is None or (priced[0] is None and priced[1] is None):
-        return None
-    prompt_price, completion_price = (price or Decimal(0) for price in priced)
-    return (Decimal(int(usage.get("prompt_tokens") or 0)) * prompt_price
-            + Decimal(int(usage.get("completion_tokens") or 0)) * completion_price)
+def usage_cost(model: str, usage: dict, *, user_id: int | None = None) -> Decimal | None:
+    """What a reply cost: the provider's own figure, else the model's prices × tokens (providers.pricing), else None."""
+    return price_usage(model, usage, user_id=user_id)[0]

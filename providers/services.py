@@ -185,6 +185,10 @@ def catalog_refresh(*, user_id: int | None = None, providers: list[str] | None =
         else:
             _catalog_store(slug, result, owner_id=owner_id)
             outcome[slug] = "ok"
+    if user_id is None:  # the shared refresh also refreshes the price table (when PARLEY_PRICE_TABLE_URL is set)
+        from providers.pricing import price_table_refresh
+
+        price_table_refresh()
     return outcome
 
 

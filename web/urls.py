@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web import views
+from web import usage_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,5 +15,7 @@ urlpatterns = [
     path("presets/", views.presets, name="presets"),
     path("settings/keys/", views.keys, name="keys"),
     path("settings/tokens/", views.tokens, name="tokens"),
+    path("usage/", usage_pages.usage_page, name="usage"),
+    path("usage/users/", usage_pages.usage_admin_page, name="usage-admin"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

@@ -16,8 +16,10 @@ from core.throttling import failed_login_throttles
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from uploads.speech import live_origin, live_url, stt_configured
+from usage.selectors import conversation_totals
 from web.forms import ApiTokenForm, SignInForm, SignUpForm
 from web.selectors import conversation_page_data, provider_configured
+from web.usage_pages import money
 
 PROVIDERS = list(BUILTIN_PROVIDERS)
 
@@ -127,12 +129,15 @@ def home(request):
 def conversation(request, conversation_id):
     conv = conversation_get(user=request.user, conversation_id=conversation_id)
     data = conversation_page_data(conversation=conv)
+    totals = conversation_totals(conversation_id=conv.pk)
     return render(
         request,
         "web/conversation.html",
         {
             "conversation": conv,
             "page_data": data,
+            "totals": totals, "totals_cost": money(totals["cost"]),
+            "totals_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
             "ui_config": _ui_config(request),
             "active_id": str(conv.id),
             "provider_configured": provider_configured(user=request.user),

@@ -1,4 +1,5 @@
 """Request and response shapes of conversations, messages and presets."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chats.models import Conversation, Message, Preset
@@ -50,6 +51,29 @@ class ConversationSerializer(serializers.ModelSerializer):
     def get_merged_from(self, obj) -> list[str]:
         """Ids of the conversations this one was merged from."""
         return [str(source.pk) for source in obj.merged_from.all()]
+
+
+class ConversationTotalsSerializer(serializers.Serializer):
+    cost = serializers.FloatField(help_text="USD.")
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    replies = serializers.IntegerField()
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    """A conversation's detail adds its usage totals (SPEC §10), which the list leaves out (one query each)."""
+
+    totals = serializers.SerializerMethodField()
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "totals"]
+        read_only_fields = fields
+
+    @extend_schema_field(ConversationTotalsSerializer)
+    def get_totals(self, obj) -> dict:
+        from usage.selectors import conversation_totals
+
+        return conversation_totals(conversation_id=obj.pk)
 
 
 class ConversationWriteSerializer(StrictFieldsMixin, _UserScopedMixin, serializers.Serializer):

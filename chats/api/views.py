@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from chats import selectors, services
 from chats.api.serializers import (
+    ConversationDetailSerializer,
     ConversationSerializer,
     ConversationWriteSerializer,
     MessageCreateSerializer,
@@ -67,11 +68,11 @@ class ConversationDetailView(APIView):
         operation_id="conversations_retrieve",
         summary="A conversation",
         parameters=[_CONVERSATION_ID],
-        responses={200: ConversationSerializer, **error_responses(404)},
+        responses={200: ConversationDetailSerializer, **error_responses(404)},
     )
     def get(self, request, conversation_id):
         conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
-        return Response(ConversationSerializer(conversation).data)
+        return Response(ConversationDetailSerializer(conversation).data)
 
     @extend_schema(
         operation_id="conversations_update",

@@ -1,8 +1,10 @@
 """Settings shared by every configuration; values come from the environment (django-environ)."""
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
     "chats",
     "merging",
     "openai_api",
+    "usage",
     "uploads",
     "web",
 ]
@@ -266,6 +269,19 @@ PARLEY_MERGE_SLICE_SECONDS = env.float("PARLEY_MERGE_SLICE_SECONDS", default=0.1
 # the broker refused is queued again at the next sweep (four per period), one it lost after ten periods.
 PARLEY_MERGE_STALE_SECONDS = env.int("PARLEY_MERGE_STALE_SECONDS", default=60)
 MODEL_CATALOG_TTL = env.int("MODEL_CATALOG_TTL", default=3600)
+# Usage and budgets (SPEC §10): the default monthly budget in USD (empty: none); where the price table is
+# refreshed from with the catalog (empty: the table pinned with genai-prices); the completion an estimate assumes
+# when neither the request nor the price table gives the model's maximum.
+PARLEY_DEFAULT_MONTHLY_BUDGET = env("PARLEY_DEFAULT_MONTHLY_BUDGET", default="").strip() or None
+if PARLEY_DEFAULT_MONTHLY_BUDGET is not None:
+    try:
+        PARLEY_DEFAULT_MONTHLY_BUDGET = Decimal(PARLEY_DEFAULT_MONTHLY_BUDGET)
+    except ArithmeticError:
+        PARLEY_DEFAULT_MONTHLY_BUDGET = Decimal("NaN")
+    if not PARLEY_DEFAULT_MONTHLY_BUDGET.is_finite() or PARLEY_DEFAULT_MONTHLY_BUDGET < 0:
+        raise ImproperlyConfigured("PARLEY_DEFAULT_MONTHLY_BUDGET must be an amount in USD, e.g. 20 or 7.50.")
+PARLEY_PRICE_TABLE_URL = env("PARLEY_PRICE_TABLE_URL", default="")
+PARLEY_ESTIMATE_MAX_COMPLETION_TOKENS = env.int("PARLEY_ESTIMATE_MAX_COMPLETION_TOKENS", default=4096)
 # Provider HTTP: seconds to connect, to the response headers, and of silence mid-stream; retries happen only
 # before the first token, for 408/429/5xx/overloaded, waiting Retry-After (or backoff) up to the cap in total.
 PARLEY_PROVIDER_CONNECT_TIMEOUT = env.float("PARLEY_PROVIDER_CONNECT_TIMEOUT", default=10.0)
@@ -316,15 +332,11 @@ def _provider_env(slug: str, *, key_vars: tuple[str, ...]) -> dict:
     return {"api_key": api_key, "base_url": env(f"{slug.upper()}_BASE_URL", default="")}
 
 
+# The provider registry is the one list of slugs (and of their key variables).
+from providers.registry import provider_env_variables  # noqa: E402
+
 PARLEY_PROVIDER_ENV = {
-    "openrouter": _provider_env("openrouter", key_vars=("OPENROUTER_API_KEY",)),
-    "openai": _provider_env("openai", key_vars=("OPENAI_API_KEY",)),
-    "anthropic": _provider_env("anthropic", key_vars=("ANTHROPIC_API_KEY",)),
-    "gemini": _provider_env("gemini", key_vars=("GEMINI_API_KEY", "GOOGLE_API_KEY")),
-    "xai": _provider_env("xai", key_vars=("XAI_API_KEY",)),
-    "perplexity": _provider_env("perplexity", key_vars=("PERPLEXITY_API_KEY",)),
-    "deepseek": _provider_env("deepseek", key_vars=("DEEPSEEK_API_KEY",)),
-    "ollama": _provider_env("ollama", key_vars=("OLLAMA_API_KEY",)),
+    slug: _provider_env(slug, key_vars=key_vars) for slug, key_vars in provider_env_variables().items()
 }
 
 # A value pasted wrong (two variables on one line, stray spaces) would misconfigure silently: refuse to start.

@@ -25,6 +25,7 @@ class Plan:
     citations: bool = False
     split_utf8: bool = False        # write each chunk in two halves, cut inside a multi-byte character
     end: str = "finish"             # "finish" | "error" (in-stream error) | "truncate" (close without end marker)
+    cached: int = 0                 # prompt tokens reported as read from the provider's cache
 
 
 def story(n: int) -> list[str]:
@@ -63,6 +64,8 @@ def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False,
         return Plan(text=story(int(match[1])), end="truncate")
     if match := re.fullmatch(r"slow-first-(\d+)", name):
         return Plan(text=story(5), first_delay=int(match[1]) / 1000)
+    if match := re.fullmatch(r"cached-(\d+)", name):  # usage with this many cached prompt tokens
+        return Plan(text=story(5), cached=int(match[1]))
     if name == "ratelimit-once":
         return Plan(error="" if seen_before else "ratelimit-once", text=story(5))
     if name in PRE_STREAM_ERRORS:

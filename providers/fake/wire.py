@@ -14,7 +14,7 @@ def _json(obj) -> bytes:
 
 def usage_numbers(plan: Plan, prompt_tokens: int) -> dict:
     return {"prompt": prompt_tokens, "completion": len(plan.text) + len(plan.reasoning) + (4 if plan.tool else 0),
-            "reasoning": len(plan.reasoning)}
+            "reasoning": len(plan.reasoning), "cached": min(plan.cached, prompt_tokens)}
 
 
 # --- errors before the stream ----------------------------------------------------------------------
@@ -118,7 +118,7 @@ def openai_stream(plan: Plan, *, slug: str, model: str, include_usage: bool, pro
     usage = usage_numbers(plan, prompt_tokens)
     usage_body = {"prompt_tokens": usage["prompt"], "completion_tokens": usage["completion"],
                   "total_tokens": usage["prompt"] + usage["completion"],
-                  "prompt_tokens_details": {"cached_tokens": 0},
+                  "prompt_tokens_details": {"cached_tokens": usage["cached"]},
                   "completion_tokens_details": {"reasoning_tokens": usage["reasoning"]}}
     if slug == "openrouter":
         usage_body["cost"] = round(0.000001 * usage["prompt"] + 0.000002 * usage["completion"], 9)
@@ -206,7 +206,9 @@ def anthropic_stream(plan: Plan, *, model: str, prompt_tokens: int):
     yield _event("message_start", {"type": "message_start", "message": {
         "id": "msg_fake01", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": usage["prompt"], "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+        # Anthropic counts cache reads apart from input_tokens.
+        "usage": {"input_tokens": usage["prompt"] - usage["cached"], "cache_creation_input_tokens": 0,
+                  "cache_read_input_tokens": usage["cached"],
                   "output_tokens": 1}}})
     index = 0
     if plan.reasoning:
@@ -268,6 +270,8 @@ def gemini_stream(plan: Plan, *, model: str, prompt_tokens: int):
         if grounding:
             candidate["groundingMetadata"] = grounding
         metadata = {"promptTokenCount": usage["prompt"], "totalTokenCount": usage["prompt"]}
+        if usage["cached"]:
+            metadata["cachedContentTokenCount"] = usage["cached"]
         if finish:
             metadata.update(candidatesTokenCount=usage["completion"] - usage["reasoning"],
                             thoughtsTokenCount=usage["reasoning"],

@@ -1,0 +1,137 @@
+"""Usage rows as model calls start and end, and the budget check that runs before any provider call starts."""
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from providers import pricing
+from usage import selectors
+from usage.errors import BudgetExceeded
+from usage.models import CostSource, UsageKind, UsageRecord, UsageStatus, UserBudget
+
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
+
+
+def request_tokens(request) -> int:
+    """The estimated prompt tokens of a ChatRequest: its system prompt and every message's text."""
+    parts = [request.system or ""]
+    for message in request.messages:
+        parts.append(message.content or "")
+        parts.extend(attachment.text for attachment in message.attachments if attachment.text)
+    return sum(pricing.estimate_tokens(part) for part in parts) + 3 * len(request.messages)
+
+
+# --- budgets ---------------------------------------------------------------------------------------------------------
+
+
+def budget_check(*, user_id: int) -> None:
+    """BudgetExceeded if the user's month-to-date cost has reached their budget (read only: for calls that are
+    recorded when they end, such as a merge job being queued)."""
+    limit = selectors.budget_limit(user_id=user_id)
+    if limit is not None:
+        spent = selectors.month_to_date_cost(user_id=user_id)
+        if spent >= limit:
+            raise BudgetExceeded(spent=spent, limit=limit)
+
+
+def _lock_budget(user_id: int) -> Decimal | None:
+    """Take the user's budget row (made on first use) for this transaction; their limit. Concurrent starts of one
+    user queue here, so each sees the reservations of the ones before it."""
+    UserBudget.objects.get_or_create(user_id=user_id)
+    budget = UserBudget.objects.select_for_update().get(user_id=user_id)
+    return budget.monthly_budget if budget.monthly_budget is not None else selectors.default_budget()
+
+
+def usage_reserve(*, user_id: int, model: str, request, generation_id, conversation_id=None,
+                  compare: bool = False) -> UsageRecord:
+    """Before a reply's provider call starts: refuse it (BudgetExceeded) if the month's cost, counting the
+    replies still running at their prompt's estimated cost, has reached the budget; else store its row as
+    `running`, reserving its prompt's cost. Atomic per user: a burst of starts checks one at a time."""
+    prompt_tokens = request_tokens(request)
+    prices = pricing.model_prices(model, user_id=user_id)
+    reserved = prices.cost({"prompt_tokens": prompt_tokens}) if prices is not None else None
+    with transaction.atomic():
+        if selectors.budget_limit(user_id=user_id) is not None:
+            limit = _lock_budget(user_id)
+            if limit is not None:
+                spent = selectors.month_to_date_cost(user_id=user_id)
+                if spent >= limit:
+                    raise BudgetExceeded(spent=spent, limit=limit)
+        return UsageRecord.objects.create(
+            owner_id=user_id, kind=UsageKind.COMPARE if compare else UsageKind.REPLY, model=model,
+            provider=model.partition("/")[0], status=UsageStatus.RUNNING, conversation_id=conversation_id,
+            generation_id=generation_id, prompt_tokens=prompt_tokens, reserved=reserved)
+
+
+def usage_release(*, generation_id) -> None:
+    """A start refused after its reservation (409, a failed insert): it never ran, so it cost nothing."""
+    UsageRecord.objects.filter(generation_id=generation_id, status=UsageStatus.RUNNING).delete()
+
+
+@dataclass(slots=True)
+class Priced:
+    usage: dict
+    cost: Decimal | None
+    cost_source: str
+
+
+def reply_usage_record(*, generation_id, model: str, status: str, usage: dict,
+                       cost: Decimal | None, cost_source: str = "", text: str = "", reasoning: str = "",
+                       error_code: str = "", latency_ms: int | None = None) -> Priced:
+    """When a reply ends (completed, cancelled, failed, interrupted): its row with the provider's usage, or with
+    tokens estimated from its text when none came. Returns what to store on the reply."""
+    record = UsageRecord.objects.filter(generation_id=generation_id).first()
+    owner_id = record.owner_id if record is not None else None
+    reported = {key: int(usage.get(key) or 0) for key in TOKEN_FIELDS}
+    if reported["prompt_tokens"] or reported["completion_tokens"]:
+        if cost is None:
+            cost, cost_source = pricing.price_usage(model, reported, user_id=owner_id)
+        cost_source = cost_source or (CostSource.CATALOG if cost is not None else "")
+        figures = reported
+    else:
+        prompt = record.prompt_tokens if record is not None else 0
+        figures = {"prompt_tokens": prompt,
+                   "completion_tokens": pricing.estimate_tokens(text) + pricing.estimate_tokens(reasoning),
+                   "reasoning_tokens": pricing.estimate_tokens(reasoning), "cached_tokens": 0}
+        prices = pricing.model_prices(model, user_id=owner_id)
+        cost = prices.cost(figures) if prices is not None else None
+        cost_source = CostSource.ESTIMATED if cost is not None else ""
+        if not (prompt or figures["completion_tokens"]):
+            figures = {}
+    fields = {**{key: (figures or {}).get(key, 0) for key in TOKEN_FIELDS}, "cost": cost, "cost_source": cost_source,
+              "status": status, "error_code": error_code[:64], "latency_ms": latency_ms, "reserved": None,
+              "finished_at": timezone.now()}
+    if record is not None:  # every start reserves its row; one started before this app existed has none
+        UsageRecord.objects.filter(pk=record.pk).update(**fields)
+    stored = dict(figures, cost_source=cost_source) if figures else {}
+    return Priced(usage=stored, cost=cost, cost_source=cost_source)
+
+
+def call_usage_record(*, kind: str, owner_id: int, model: str, status: str, usage: dict | None,
+                      error_code: str = "", latency_ms: int | None = None, token_id: int | None = None,
+                      via: str = "", stream: bool = False, merge_job_id=None, request=None,
+                      text: str = "") -> UsageRecord:
+    """One finished gateway or merge call, priced from its usage (already priced by the gateway when it came);
+    with no usage, estimated from its `request` and the `text` it got, when given."""
+    usage = usage or {}
+    figures = {key: int(usage.get(key) or 0) for key in TOKEN_FIELDS}
+    cost, source = usage.get("cost"), usage.get("cost_source") or ""
+    if cost is not None:
+        cost, source = Decimal(str(cost)), source or CostSource.PROVIDER
+    elif figures["prompt_tokens"] or figures["completion_tokens"]:
+        cost, source = pricing.price_usage(model, figures, user_id=owner_id)
+    elif request is not None:
+        figures.update(prompt_tokens=request_tokens(request), completion_tokens=pricing.estimate_tokens(text))
+        prices = pricing.model_prices(model, user_id=owner_id)
+        cost, source = (prices.cost(figures), CostSource.ESTIMATED) if prices is not None else (None, "")
+    return UsageRecord.objects.create(
+        owner_id=owner_id, kind=kind, model=model, provider=model.partition("/")[0], status=status,
+        error_code=error_code[:64], token_id=token_id, via=via, stream=stream, merge_job_id=merge_job_id,
+        latency_ms=latency_ms, cost=cost, cost_source=source if cost is not None else "", finished_at=timezone.now(),
+        **figures)
+
+
+def user_budget_set(*, user_id: int, monthly_budget: Decimal | None) -> UserBudget:
+    budget, _ = UserBudget.objects.update_or_create(user_id=user_id, defaults={"monthly_budget": monthly_budget})
+    return budget
