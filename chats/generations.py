@@ -58,6 +58,7 @@ from chats.runs import (
     release_conversation,
     shared_channel_layer,
 )
+from chats.tree import BRANCH_TIP
 from core.exceptions import Conflict
 from providers.base import ChatMessage, ChatRequest
 from providers.errors import ProviderError, StreamTruncated
@@ -111,6 +112,11 @@ def note_server_loop(loop: asyncio.AbstractEventLoop) -> None:
         _main_loop = loop
 
 
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    """The server's event loop while it runs (None in a worker or a command)."""
+    return _main_loop if _main_loop is not None and _main_loop.is_running() else None
+
+
 def _loop_for_sync_caller() -> asyncio.AbstractEventLoop:
     global _background_loop
     if _main_loop is not None and _main_loop.is_running():
@@ -136,17 +142,18 @@ def resolve_model(*, conversation: Conversation, reply_to: Message | None, model
 
 
 def chat_history(*, conversation: Conversation, up_to: Message | None, attachments=None) -> list[ChatMessage]:
-    """The context a reply sees: every message up to `up_to` (all if None), only the selected sibling answers,
-    and assistant text even when it stopped early, but never an assistant turn that has no text. With an
+    """The context a reply sees: the tree's path from the root to `up_to` (the current branch if None; see
+    chats.tree), assistant text even when it stopped early, but never an assistant turn that has no text. With an
     `attachments` reader (uploads.attachments.AttachmentReader) user messages carry their attachments again."""
+    from chats.tree import history_ids
     from uploads.selectors import uploads_by_id
 
     messages = conversation.messages.filter(role__in=[MessageRole.USER, MessageRole.ASSISTANT, MessageRole.TOOL])
-    if up_to is not None:
-        messages = messages.filter(Q(created_at__lt=up_to.created_at) | Q(pk=up_to.pk))
+    messages = messages.filter(pk__in=history_ids(conversation_id=conversation.pk,
+                                                  up_to_id=up_to.pk if up_to is not None else None))
     rows = [row for row in messages.order_by("created_at", "id").values_list(
         "pk", "role", "content", "reasoning", "metadata", "selected", "attachments")
-        if row[1] != MessageRole.ASSISTANT or (row[5] and row[2])]
+        if row[1] != MessageRole.ASSISTANT or row[2]]
     wanted = [item["id"] for row in rows if row[1] == MessageRole.USER and attachments is not None
               for item in row[6] or () if isinstance(item, dict) and "id" in item]
     files = uploads_by_id(wanted) if wanted else {}
@@ -175,6 +182,8 @@ class StartPlan:
     uploads: list = field(default_factory=list)  # the new user message's attachments
     generation_id: uuid.UUID = field(default_factory=uuid.uuid4)
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    parent: object = BRANCH_TIP  # the new user message's parent: a Message, None (a new first message), or the tip
+    continuation: Message | None = None  # a stopped reply that goes on (continue_plan)
 
     @property
     def lock_key(self) -> uuid.UUID:
@@ -182,7 +191,8 @@ class StartPlan:
 
 
 def _plan(*, user, conversation: Conversation, reply_to: Message | None, content: str | None, model: str | None,
-          group_id, attachments: list | None = None) -> StartPlan:
+          group_id, attachments: list | None = None, parent=BRANCH_TIP,
+          continuation: Message | None = None) -> StartPlan:
     """Reads only: the model and its route (ProviderError if unusable), the new message's attachments (400 if
     not the caller's or not readable by the model), the history, and a first busy check."""
     from providers.gateway import resolve_route
@@ -198,14 +208,26 @@ def _plan(*, user, conversation: Conversation, reply_to: Message | None, content
         raise ConversationBusy()
     uploads = attachments_for_message(owner=user, upload_ids=attachments or [])
     reader = AttachmentReader(route=route, user_id=user.pk)
-    history = chat_history(conversation=conversation, up_to=reply_to, attachments=reader)
+    history_end = reply_to if content is None else _parent_or_none(parent)
+    history = chat_history(conversation=conversation, up_to=history_end, attachments=reader)
+    if continuation is not None:
+        history.append(ChatMessage(role=MessageRole.ASSISTANT, content=continuation.content,
+                                   reasoning=continuation.reasoning, metadata=continuation.metadata or {}))
     if content is not None:
         history.append(ChatMessage(role=MessageRole.USER, content=content,
                                    attachments=reader.read(uploads, current=True)))
     request = ChatRequest(messages=history, system=conversation.system_prompt, params=dict(conversation.params or {}))
-    return StartPlan(user=user, conversation=conversation, reply_to=reply_to, content=content,
+    plan = StartPlan(user=user, conversation=conversation, reply_to=reply_to, content=content,
                      requested_model=(model or "").strip(), model=chosen, group_id=group_id, route=route,
-                     request=request, uploads=uploads)
+                     request=request, uploads=uploads, parent=parent, continuation=continuation)
+    if continuation is not None:
+        plan.message_id = continuation.pk
+    return plan
+
+
+def _parent_or_none(parent):
+    """The end of the history a new user message follows: its edit parent, else the whole current branch."""
+    return None if parent is BRANCH_TIP else parent
 
 
 def _has_active_generation(conversation_id) -> bool:
@@ -220,9 +242,13 @@ def _commit(plan: StartPlan, runner: str) -> Generation:
     conversation, reply_to = plan.conversation, plan.reply_to
     with transaction.atomic():
         _take_conversation(conversation=conversation, lock_key=plan.lock_key)
+        if plan.continuation is not None:
+            return _commit_continuation(plan, runner)
+        new_messages = []
         if plan.content is not None:
             reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
-                                      model=plan.requested_model, attachments=plan.uploads)
+                                      model=plan.requested_model, attachments=plan.uploads, parent=plan.parent)
+            new_messages.append(reply_to)
             selected = True
         else:
             siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
@@ -233,15 +259,40 @@ def _commit(plan: StartPlan, runner: str) -> Generation:
                 selected = not siblings.filter(selected=True).exists()
         message = Message.objects.create(
             id=plan.message_id, conversation=conversation, role=MessageRole.ASSISTANT, model=plan.model,
-            status=MessageStatus.STREAMING, reply_to=reply_to, selected=selected,
+            status=MessageStatus.STREAMING, reply_to=reply_to, parent=reply_to, selected=selected,
         )
+        new_messages.append(message)
         now = timezone.now()
         generation = Generation.objects.create(
             id=plan.generation_id, owner=plan.user, conversation=conversation, message=message, model=plan.model,
             status=GenerationStatus.RUNNING, group_id=plan.group_id, runner=runner, started_at=now,
             heartbeat_at=now,
         )
+        _announce_on_commit(new_messages, generation)
     return generation
+
+
+def _commit_continuation(plan: StartPlan, runner: str) -> Generation:
+    """Continue: the stopped reply streams again under a new generation (the old one lets go of the message)."""
+    message = plan.continuation
+    Generation.objects.filter(message=message).update(message=None)
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.STREAMING, error="", error_code="",
+                                                 finish_reason="")
+    now = timezone.now()
+    generation = Generation.objects.create(
+        id=plan.generation_id, owner=plan.user, conversation=plan.conversation, message=message, model=plan.model,
+        status=GenerationStatus.RUNNING, runner=runner, started_at=now, heartbeat_at=now,
+    )
+    message.status = MessageStatus.STREAMING
+    _announce_on_commit([message], generation)
+    return generation
+
+
+def _announce_on_commit(messages: list[Message], generation: Generation) -> None:
+    """Every open conversation WebSocket hears of the new messages once they are stored (chats.live)."""
+    from chats.live import announce_messages
+
+    transaction.on_commit(lambda: announce_messages(messages, generation_id=generation.pk))
 
 
 def _take_conversation(*, conversation: Conversation, lock_key) -> None:
@@ -264,6 +315,8 @@ def _register(plan: StartPlan, loop: asyncio.AbstractEventLoop) -> Run:
         generation_id=str(plan.generation_id), message_id=str(plan.message_id),
         conversation_id=str(plan.conversation.pk), lock_key=str(plan.lock_key), model=plan.model, loop=loop,
     )
+    if plan.continuation is not None:
+        run.text_before = (plan.continuation.content, plan.continuation.reasoning)
     RUNS[run.generation_id] = run
     return run
 
@@ -308,9 +361,10 @@ async def ageneration_start(*, user, conversation: Conversation, reply_to: Messa
 
 
 async def aconversation_reply_start(*, user, conversation: Conversation, content: str,
-                                    model: str | None = None, attachments: list | None = None) -> Generation:
+                                    model: str | None = None, attachments: list | None = None,
+                                    parent=BRANCH_TIP) -> Generation:
     return await _start_async(user=user, conversation=conversation, reply_to=None, content=content, model=model,
-                              group_id=None, attachments=attachments)
+                              group_id=None, attachments=attachments, parent=parent)
 
 
 async def _start_async(**kwargs) -> Generation:
@@ -321,7 +375,8 @@ async def _start_async(**kwargs) -> Generation:
 
 def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: Conversation,
                         reply_to: Message | None, content: str | None, model: str | None,
-                        group_id=None, attachments: list | None = None) -> Generation:
+                        group_id=None, attachments: list | None = None, parent=BRANCH_TIP,
+                        continuation: Message | None = None) -> Generation:
     """From a worker thread of `loop` (db_call, sync_to_async): start a reply whose provider call runs in `loop`.
     Views call it inside their own thread hop, so a request costs one hop.
 
@@ -330,7 +385,7 @@ def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: 
     transaction, so storing adds nothing to the time to first token. Events wait in memory until the rows exist.
     """
     plan = _plan(user=user, conversation=conversation, reply_to=reply_to, content=content, model=model,
-                 group_id=group_id, attachments=attachments)
+                 group_id=group_id, attachments=attachments, parent=parent, continuation=continuation)
     run = _register(plan, loop)
     loop.call_soon_threadsafe(_launch, run, plan.route, plan.request)
     try:
@@ -451,6 +506,10 @@ async def _read_reply(reply: ReplyState, route, request, emit, stop_reason) -> t
 async def _drive(run: Run, route, request) -> None:
     """Read the provider stream into the run's events until it ends, fails or is stopped; store the end state."""
     reply = ReplyState(run.accepted_at)
+    # A continued reply stores its earlier text followed by the new; only the new text is streamed.
+    before_content, before_reasoning = getattr(run, "text_before", ("", ""))
+    reply.content.extend([before_content] if before_content else [])
+    reply.reasoning.extend([before_reasoning] if before_reasoning else [])
     run.content, run.reasoning = reply.content, reply.reasoning
     run.emit("start", {"generation_id": run.generation_id, "message_id": run.message_id, "model": run.model})
     status, error = await _read_reply(reply, route, request, run.emit, lambda: run.stop_reason)

@@ -68,16 +68,28 @@ class Message(models.Model):
     reply_to = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
     )
+    # The conversation tree (SPEC §8): the message this one follows (null for a first message). An assistant
+    # message's parent is the user message it answers (reply_to stays as its alias). Siblings share a parent;
+    # the selected one at every level, from the root down, is the conversation's current branch (chats.tree).
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
     selected = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [models.Index(fields=["conversation", "created_at"]), models.Index(fields=["parent", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+    def save(self, *args, **kwargs):
+        # Code that only names the answered message (compare, merges) still places the answer in the tree.
+        if self.parent_id is None and self.reply_to_id is not None:
+            self.parent_id = self.reply_to_id
+        super().save(*args, **kwargs)
 
 
 class GenerationStatus(models.TextChoices):

@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chats import selectors, services
+from chats import selectors, services, tree
 from chats.api.serializers import (
     ConversationSerializer,
     ConversationWriteSerializer,
@@ -14,6 +14,7 @@ from chats.api.serializers import (
     PresetWriteSerializer,
 )
 from chats.generations import resolve_model
+from chats.live import announce_messages
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response
 from uploads.attachments import attachments_check
@@ -110,13 +111,22 @@ class MessageListView(APIView):
     @extend_schema(
         operation_id="messages_list",
         summary="A conversation's history",
-        description="Paginated, in the order the messages were written (oldest first), as a chat is read.",
-        parameters=[_CONVERSATION_ID],
+        description=(
+            "Paginated, oldest first, as a chat is read: the current branch of the conversation's tree (the "
+            "selected message at every level). `?tree=1` returns every message of the tree instead. Each message "
+            "has `parent_id`, `sibling_index` and `sibling_count`."
+        ),
+        parameters=[_CONVERSATION_ID, OpenApiParameter("tree", bool, description="Every message, all branches.")],
         responses={200: MessageSerializer(many=True), **error_responses(404)},
     )
     def get(self, request, conversation_id):
         conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
-        return paginated_response(self, selectors.message_list(conversation=conversation), MessageSerializer)
+        whole = request.query_params.get("tree", "").lower() in ("1", "true", "yes")
+        messages = (tree.tree_messages if whole else tree.branch_messages)(conversation=conversation)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(messages, request, view=self)
+        context = {"request": request, "siblings": tree.sibling_info(conversation_id=conversation.pk)}
+        return paginator.get_paginated_response(MessageSerializer(page, many=True, context=context).data)
 
     @extend_schema(
         operation_id="messages_create",
@@ -127,7 +137,8 @@ class MessageListView(APIView):
             "PARLEY_MAX_MESSAGE_CHARS is 413 `too_large`; `model` must be `provider/model-id`. `attachments` are "
             "ids of your uploads: an unknown or foreign id is 400 `invalid_attachment`, one already attached to "
             "another message 400 `attachment_in_use`, an image for a model without `vision` 400 "
-            "`unsupported_attachment`."
+            "`unsupported_attachment`. With `parent_id` (edit) the message goes under that message of the "
+            "conversation (null: a new first message; 404 for one not in it) and becomes the selected branch."
         ),
         parameters=[_CONVERSATION_ID],
         request=MessageCreateSerializer,
@@ -136,10 +147,14 @@ class MessageListView(APIView):
     def post(self, request, conversation_id):
         conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         fields = _valid(MessageCreateSerializer, request)
+        if "parent_id" in fields:
+            fields["parent"] = tree.message_parent_get(user=request.user, conversation=conversation,
+                                                       parent_id=fields.pop("parent_id"))
         uploads = attachments_for_message(owner=request.user, upload_ids=fields.pop("attachments", []))
         model = resolve_model(conversation=conversation, reply_to=None, model=fields.get("model"))
         attachments_check(uploads=uploads, model=model, user_id=request.user.pk)
         message = services.message_create(conversation=conversation, attachments=uploads, **fields)
+        announce_messages([message])
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -152,6 +167,35 @@ class MessageListView(APIView):
     def delete(self, request, conversation_id):
         conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         services.messages_clear(conversation=conversation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+_MESSAGE_ID = id_parameter("message_id", description="The message's UUID.")
+
+
+class MessageDetailView(APIView):
+    @extend_schema(
+        operation_id="messages_retrieve",
+        summary="A message",
+        parameters=[_MESSAGE_ID],
+        responses={200: MessageSerializer, **error_responses(404)},
+    )
+    def get(self, request, message_id):
+        return Response(MessageSerializer(tree.message_get(user=request.user, message_id=message_id)).data)
+
+    @extend_schema(
+        operation_id="messages_destroy",
+        summary="Delete a message and its branch",
+        description=(
+            "Deletes the message and every message under it (its replies and their follow-ups). If it was the "
+            "selected one, its newest remaining sibling becomes selected. 409 `conversation_busy` while a reply "
+            "streams in that branch."
+        ),
+        parameters=[_MESSAGE_ID],
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(404, 409)},
+    )
+    def delete(self, request, message_id):
+        tree.message_delete(message=tree.message_get(user=request.user, message_id=message_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
