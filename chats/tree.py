@@ -182,14 +182,14 @@ def message_delete(*, message: Message) -> int:
             raise BranchBusy()
         uploads_delete_for_messages(Message.objects.filter(pk__in=ids))
         parent_id, was_selected = message.parent_id, message.selected
-        deleted, _ = Message.objects.filter(pk__in=ids).delete()
+        Message.objects.filter(pk__in=ids).delete()
         if was_selected:
             rest = Message.objects.filter(conversation_id=message.conversation_id, parent_id=parent_id)
             newest = rest.order_by("-created_at", "-id").first()
             if newest is not None:
                 select_among_siblings(newest)
         Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
-    return deleted
+    return len(ids)
 
 
 def check_regenerable(message: Message) -> Message:
