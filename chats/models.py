@@ -171,3 +171,19 @@ class Preset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConversationShare(models.Model):
+    """A read-only link to a conversation's current branch as it was when shared (chats.sharing)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shares")
+    token = models.CharField(max_length=64, unique=True)
+    # {"title", "messages": [{"role", "content", "model", "created_at"}]}: nothing else of the owner.
+    snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"share of {self.conversation_id}"

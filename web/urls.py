@@ -16,4 +16,5 @@ urlpatterns = [
     path("settings/keys/", views.keys, name="keys"),
     path("settings/tokens/", views.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+    path("s/<str:token>/", views.shared, name="shared"),
 ]

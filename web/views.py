@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.selectors import admin_exists, api_token_list
 from accounts.services import api_token_create, api_token_revoke, user_sign_up
 from chats.selectors import conversation_get, conversation_list, preset_list
+from chats.sharing import share_get
 from core.throttling import failed_login_throttles
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
@@ -20,6 +21,7 @@ from web.forms import ApiTokenForm, SignInForm, SignUpForm
 from web.selectors import conversation_page_data, provider_configured
 
 PROVIDERS = list(BUILTIN_PROVIDERS)
+NEW_TOKEN_KEY = "parley:new-api-token"
 
 
 def _ui_config(request) -> dict:
@@ -197,11 +199,13 @@ def keys(request):
 @require_http_methods(["GET", "POST"])
 def tokens(request):
     form = ApiTokenForm(request.POST or None)
-    new_token = None
     if request.method == "POST" and form.is_valid():
-        # Rendered in this response only: the raw token is never stored and never shown again.
-        _, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
-        form = ApiTokenForm()
+        # Redirect after POST (a reload must not make another token): the raw token waits in the session for the
+        # next page view only, which shows it once and forgets it; it is never stored with the token.
+        _, raw = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        request.session[NEW_TOKEN_KEY] = raw
+        return redirect("tokens")
+    new_token = request.session.pop(NEW_TOKEN_KEY, None) if request.method == "GET" else None
     response = render(
         request,
         "web/tokens.html",
@@ -222,3 +226,12 @@ def tokens(request):
 def token_revoke(request, token_id: int):
     api_token_revoke(user=request.user, token_id=token_id)
     return redirect("tokens")
+
+
+def shared(request, token: str):
+    """A shared conversation (chats.sharing): the snapshot taken when it was shared, read-only, for anyone."""
+    share = share_get(token=token)
+    response = render(request, "web/shared.html", {"snapshot": share.snapshot, "shared_at": share.created_at})
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

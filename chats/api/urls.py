@@ -5,7 +5,12 @@ from chats.api import streaming, views
 
 urlpatterns = [
     path("conversations/", views.ConversationListView.as_view(), name="api-conversations"),
+    path("conversations/import/", views.ConversationImportView.as_view(), name="api-conversations-import"),
     path("conversations/<str:conversation_id>/", views.ConversationDetailView.as_view(), name="api-conversation"),
+    path("conversations/<str:conversation_id>/export/", views.ConversationExportView.as_view(),
+         name="api-conversation-export"),
+    path("conversations/<str:conversation_id>/share/", views.ConversationShareView.as_view(),
+         name="api-conversation-share"),
     path(
         "conversations/<str:conversation_id>/messages/",
         views.MessageListView.as_view(),

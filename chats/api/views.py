@@ -1,10 +1,15 @@
 """Conversations, their messages and presets over REST; views only parse, call services and render."""
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chats import selectors, services, tree
+from chats import export, importers, selectors, services, sharing, tree
 from chats.api.serializers import (
     ConversationSerializer,
     ConversationWriteSerializer,
@@ -15,6 +20,7 @@ from chats.api.serializers import (
 )
 from chats.generations import resolve_model
 from chats.live import announce_messages
+from core.json_limits import LimitedJSONParser, loads_limited, max_json_bytes, too_large
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response
 from uploads.attachments import attachments_check
@@ -196,6 +202,103 @@ class MessageDetailView(APIView):
     )
     def delete(self, request, message_id):
         tree.message_delete(message=tree.message_get(user=request.user, message_id=message_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- export, import, share (SPEC §8) ---------------------------------------------------------
+
+
+class ConversationExportView(APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=` names the export here, not DRF's renderer override: always answer JSON (or Markdown below).
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="conversations_export",
+        summary="Export a conversation",
+        description=(
+            "`format=json` (default): the whole tree, every message with its `parent_id` (importable again). "
+            "`format=markdown`: the current branch as a Markdown document (text/markdown)."
+        ),
+        parameters=[_CONVERSATION_ID, OpenApiParameter("format", str, enum=["json", "markdown"])],
+        responses={200: OpenApiTypes.OBJECT, **error_responses(400, 404)},
+    )
+    def get(self, request, conversation_id):
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
+        kind = request.query_params.get("format", "json")
+        if kind == "markdown":
+            return HttpResponse(export.conversation_export_markdown(conversation=conversation),
+                                content_type="text/markdown; charset=utf-8", headers={
+                                    "Content-Disposition": _attachment(export.export_filename(conversation, "md"))})
+        if kind != "json":
+            raise ValidationError({"format": ["Use json or markdown."]}, code="invalid")
+        response = Response(export.conversation_export_json(conversation=conversation))
+        response["Content-Disposition"] = _attachment(export.export_filename(conversation, "json"))
+        return response
+
+
+def _attachment(filename: str) -> str:
+    return f'attachment; filename="{filename}"'
+
+
+class ConversationImportView(APIView):
+    parser_classes = [LimitedJSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="conversations_import",
+        summary="Import conversations",
+        description=(
+            "Parley's JSON export (one, or a list) or ChatGPT's `conversations.json` (its `mapping` of nodes is a "
+            "tree, kept as one), as multipart `file` or as the JSON body. 201 `{conversation_ids}`. A malformed "
+            "file is 400 `invalid_import` and imports nothing."
+        ),
+        request={"application/json": OpenApiTypes.OBJECT, "multipart/form-data": OpenApiTypes.OBJECT},
+        responses={201: OpenApiTypes.OBJECT, **error_responses(400, 413)},
+    )
+    def post(self, request):
+        upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+        if upload is not None:
+            if upload.size > max_json_bytes():
+                raise too_large()
+            try:
+                data = loads_limited(upload.read())
+            except ParseError:
+                raise importers.InvalidImport("The file is not JSON.")
+        elif request.content_type.startswith("multipart/"):
+            raise importers.InvalidImport("Send the export as the multipart field `file`.")
+        else:
+            data = request.data
+        conversations = importers.conversations_import(owner=request.user, data=data)
+        return Response({"conversation_ids": [str(c.pk) for c in conversations]}, status=status.HTTP_201_CREATED)
+
+
+class ConversationShareView(APIView):
+    @extend_schema(
+        operation_id="conversations_share",
+        summary="Share a read-only link",
+        description=(
+            "`{token, url}`: `/s/<token>/` shows the current branch as it is now, read-only, to anyone with the "
+            "link, and nothing else of yours. Sharing again makes a new link (the old one stops working)."
+        ),
+        parameters=[_CONVERSATION_ID], request=None,
+        responses={201: OpenApiTypes.OBJECT, **error_responses(404)},
+    )
+    def post(self, request, conversation_id):
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
+        share = sharing.share_create(conversation=conversation)
+        url = request.build_absolute_uri(reverse("shared", args=[share.token]))
+        return Response({"token": share.token, "url": url}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="conversations_unshare",
+        summary="Revoke the share link",
+        description="The link answers 404 afterwards; 404 if the conversation is not shared.",
+        parameters=[_CONVERSATION_ID],
+        responses={204: OpenApiResponse(description="Revoked."), **error_responses(404)},
+    )
+    def delete(self, request, conversation_id):
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
+        sharing.share_revoke(conversation=conversation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
