@@ -227,10 +227,13 @@ def conversations_import(*, owner, data) -> list[Conversation]:
             selected = message.selected and (message.parent, "chosen") not in chosen
             if selected:
                 chosen.add((message.parent, "chosen"))
-            stored[message.key] = Message.objects.create(
+            row = Message(
                 conversation=conversation, role=message.role, content=message.content,
                 reasoning=message.reasoning, model=message.model, status=MessageStatus.COMPLETE, parent=parent,
                 reply_to=parent if message.role == MessageRole.ASSISTANT else None, selected=selected,
             )
+            row.is_root = parent is None
+            row.save(force_insert=True)
+            stored[message.key] = row
         conversations.append(conversation)
     return conversations

@@ -86,9 +86,16 @@ class Message(models.Model):
         return f"{self.role}: {self.content[:60]}"
 
     def save(self, *args, **kwargs):
-        # Code that only names the answered message (compare, merges) still places the answer in the tree.
-        if self.parent_id is None and self.reply_to_id is not None:
-            self.parent_id = self.reply_to_id
+        # Code that does not place a new message in the tree (compare, merges, older callers) still does: an answer
+        # follows the message it replies to, anything else the tip of the current branch. A new first message (an
+        # edit of the first one, an import) says so with `is_root = True`.
+        if self._state.adding and self.parent_id is None:
+            if self.reply_to_id is not None:
+                self.parent_id = self.reply_to_id
+            elif not getattr(self, "is_root", False):
+                from chats.tree import Tree
+
+                self.parent_id = Tree.of(self.conversation_id).tip()
         super().save(*args, **kwargs)
 
 

@@ -69,10 +69,12 @@ def message_create(
     if parent is BRANCH_TIP:
         parent = branch_tip(conversation_id=conversation.pk)
     uploads = attachments or []
-    message = Message.objects.create(
+    message = Message(
         conversation=conversation, role=role, content=content, model=model, parent=parent,
         attachments=[attachment_summary(upload) for upload in uploads],
     )
+    message.is_root = parent is None
+    message.save(force_insert=True)
     select_among_siblings(message)
     uploads_attach(message=message, uploads=uploads)
     changes = {"updated_at": timezone.now()}

@@ -426,6 +426,8 @@ def _write_conversation_result(job_id, parsed: list[ParsedMessage], raw: str, so
                     job=job, result_message=message, source_conversation_id=conversation_id,
                     source_message_id=match[1] if match and match[0] == conversation_id else None,
                 ))
+        for previous, message in zip(rows, rows[1:], strict=False):
+            message.parent = previous  # one branch, in answer order (chats.tree)
         Message.objects.bulk_create(rows)
         # One timestamp per message in answer order: the conversation reads back in the order merged.
         for index, message in enumerate(rows):
