@@ -17,17 +17,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 from rest_framework import exceptions
 
-from chats.generations import (
-    ACTIVE,
-    aconversation_reply_start,
-    conversation_for_streaming,
-    generation_cancel,
-    generation_event_batches,
-    generation_get,
-)
+from chats.generations import aconversation_reply_start, generation_cancel, generation_event_batches
 from chats.live import conversation_group
+from chats.selectors import conversation_for_streaming, generation_get, running_generation_id
 from chats.tree import message_parent_get
 from chats.validation import AttachmentIdsField, validate_message_content
+from core import events
 from core.json_limits import decode_frame
 from providers.errors import ProviderError
 
@@ -113,8 +108,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def _error(self, code, message: str, *, retryable: bool = False):
         if not isinstance(code, str):
             code = "invalid"
-        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message,
-                                              "retryable": retryable}))
+        await self.send(text_data=json.dumps(events.error(code=code, message=message, retryable=retryable)))
 
     # --- frames ---
 
@@ -152,13 +146,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def _cancel(self, frame: dict):
         generation_id = frame.get("generation_id") or self.generation_id
         if generation_id is None:
-            generation_id = await sync_to_async(self._running_generation_id)()
+            generation_id = await sync_to_async(running_generation_id)(conversation=self.conversation)
         if generation_id is None:
             raise FrameError("nothing_to_cancel", "No reply is streaming in this conversation.")
         await sync_to_async(generation_cancel)(user=self.user, generation_id=generation_id)
-
-    def _running_generation_id(self):
-        return self.conversation.generations.filter(status__in=ACTIVE).values_list("pk", flat=True).first()
 
     async def _resume(self, frame: dict):
         after = frame.get("after", 0)

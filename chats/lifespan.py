@@ -1,4 +1,4 @@
-"""ASGI lifespan: at start-up repair generations a crash left streaming; at shutdown store running ones interrupted."""
+"""Lifespan hooks of generations: at start-up repair those a crash left streaming; at shutdown store running ones."""
 import asyncio
 import contextlib
 import logging
@@ -12,28 +12,26 @@ logger = logging.getLogger("parley.generations")
 # are repaired; a sweep keeps doing that while the server runs.
 SWEEP_SECONDS = 30.0
 
+_sweeper: asyncio.Task | None = None
 
-async def generations_startup() -> asyncio.Task | None:
+
+async def generations_startup() -> None:
+    global _sweeper
     from chats.generations import generations_repair, note_server_loop
-    from chats.runs import HEARTBEAT_SECONDS, shared_channel_layer, use_db_workers
+    from chats.generations.persistence import HEARTBEAT_SECONDS, shared_channel_layer
+    from core.db_workers import use_db_workers
 
     note_server_loop(asyncio.get_running_loop())
     use_db_workers(asyncio.get_running_loop())
     if shared_channel_layer() is None:
         # The embedded configuration is one process: whatever is still streaming was left by its previous life.
         repaired = await sync_to_async(generations_repair)()
-        sweeper = None
-        # Merge jobs run on this process's threads here too: pick up the ones it left unfinished.
-        from merging.services import merge_jobs_resume
-
-        await sync_to_async(merge_jobs_resume)()
     else:
         stale_after = timedelta(seconds=3 * HEARTBEAT_SECONDS)
         repaired = await sync_to_async(generations_repair)(stale_after=stale_after)
-        sweeper = asyncio.get_running_loop().create_task(_sweep(stale_after))
+        _sweeper = asyncio.get_running_loop().create_task(_sweep(stale_after))
     if repaired:
         logger.warning("Marked %d generation(s) left streaming by a stopped server as interrupted", repaired)
-    return sweeper
 
 
 async def _sweep(stale_after: timedelta) -> None:
@@ -47,10 +45,12 @@ async def _sweep(stale_after: timedelta) -> None:
             logger.exception("Repairing stale generations failed")
 
 
-async def generations_teardown(sweeper: asyncio.Task | None) -> None:
-    from chats.generations import generations_shutdown
-    from chats.runs import close_db_connections, use_db_workers
+async def generations_teardown() -> None:
+    global _sweeper
+    from chats.generations import close_db_connections, generations_shutdown
+    from core.db_workers import use_db_workers
 
+    sweeper, _sweeper = _sweeper, None
     if sweeper is not None:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -60,25 +60,3 @@ async def generations_teardown(sweeper: asyncio.Task | None) -> None:
         logger.warning("Stored %d running generation(s) as interrupted at shutdown", stopped)
     use_db_workers(asyncio.get_running_loop(), enabled=False)
     await asyncio.get_running_loop().run_in_executor(None, close_db_connections)
-
-
-async def lifespan_app(scope, receive, send):
-    """The `lifespan` protocol of ASGI (Django's own handler does not speak it)."""
-    sweeper = None
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            try:
-                sweeper = await generations_startup()
-            except Exception as exc:
-                logger.exception("Start-up failed")
-                await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                return
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            try:
-                await generations_teardown(sweeper)
-            except Exception:
-                logger.exception("Shutting generations down failed")
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -29,7 +29,7 @@ def announce_messages(messages, *, generation_id=None, loop: asyncio.AbstractEve
     """Tell the conversation's sockets about `messages` (the last one's generation, if any, to follow)."""
     from channels.layers import get_channel_layer
 
-    from chats.generations import server_loop
+    from chats.generations.running import server_loop
 
     layer = get_channel_layer()
     if layer is None or not messages:

@@ -9,10 +9,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket_auth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
-from chats.lifespan import lifespan_app  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.websocket_origin import SettingsOriginValidator  # noqa: E402
 from core.asgi_limits import RequestBodyLimit  # noqa: E402
+from core.lifespan import lifespan_app  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -56,13 +56,21 @@ def _first_code(codes) -> str:
     return str(codes)
 
 
-def api_exception_handler(exc, context):
+def as_api_exception(exc: Exception) -> Exception:
+    """The APIException an error answers as. Errors of higher layers that know their answer (a provider's
+    ProviderError) say so with an `as_api_exception()` method; core does not need to know them."""
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.messages)
+        return exceptions.NotFound()
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(exc.messages)
+    convert = getattr(exc, "as_api_exception", None)
+    return convert() if callable(convert) else exc
+
+
+def api_exception_handler(exc, context):
+    exc = as_api_exception(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from chats.models import Conversation, Generation, Message, MessageRole
+from core.events import tagged
 from merging.services import InvalidRequest, check_model, message_select
 
 MAX_MODELS = 8
@@ -185,8 +186,8 @@ class Tally:
 
 def tag(event: dict, generation: Generation) -> dict:
     """A generation's event as a compare event: its own `seq`, plus which model and message it belongs to."""
-    return {**event, "model": generation.model, "message_id": str(generation.message_id),
-            "generation_id": str(generation.id)}
+    return tagged(event, model=generation.model, message_id=str(generation.message_id),
+                  generation_id=str(generation.id))
 
 
 async def compare_events(run: CompareRun, *, after: dict[str, int] | None = None) -> AsyncIterator[dict]:

@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 from rest_framework import exceptions
 
+from core import events
 from core.json_limits import decode_frame
 from merging import selectors
 from merging.streams import merge_job_events
@@ -29,8 +30,8 @@ class FrameCheckingConsumer(AsyncJsonWebsocketConsumer):
         try:
             frame = decode_frame(text_data, bytes_data)
         except exceptions.APIException as exc:
-            await self.send_json({"type": "error", "code": _api_error(exc)[0], "message": _api_error(exc)[1],
-                                  "retryable": False})
+            code, message = _api_error(exc)
+            await self.send_json(events.error(code=code, message=message))
             return
         await self.receive_json(frame, **kwargs)
 
@@ -62,10 +63,10 @@ class MergeJobConsumer(FrameCheckingConsumer):
 
     async def receive_json(self, content, **kwargs):
         if content["type"] == "ping":
-            await self.send_json({"type": "pong"})
+            await self.send_json(events.pong())
         else:
-            await self.send_json({"type": "error", "code": "unknown_type", "retryable": False,
-                                  "message": "This socket only follows the merge; the one frame it takes is ping."})
+            await self.send_json(events.error(
+                code="unknown_type", message="This socket only follows the merge; the one frame it takes is ping."))
 
     async def disconnect(self, code):
         if self.follower is not None:
@@ -125,7 +126,7 @@ class CompareConsumer(FrameCheckingConsumer):
             await self._error("not_found", "Not found.")
 
     async def _error(self, code: str, message: str):
-        await self.send_json({"type": "error", "code": code, "message": message, "retryable": False})
+        await self.send_json(events.error(code=code, message=message))
 
     async def _compare(self, frame: dict):
         from merging.api.compare import compare_request_validate
@@ -170,23 +171,22 @@ class CompareConsumer(FrameCheckingConsumer):
     async def _start_following(self, run, after: dict[str, int]):
         await self._stop_following()
         self.run = run
-        await self.send_json({
-            "type": "compare_started", "conversation_id": str(run.conversation.id),
-            "user_message_id": str(run.user_message.id), "group_id": str(run.group_id),
-            "generations": [{"model": g.model, "message_id": str(g.message_id), "generation_id": str(g.id)}
-                            for g in run.generations],
-        })
+        await self.send_json(events.compare_started(
+            conversation_id=str(run.conversation.id), user_message_id=str(run.user_message.id),
+            group_id=str(run.group_id),
+            generations=[{"model": g.model, "message_id": str(g.message_id), "generation_id": str(g.id)}
+                         for g in run.generations],
+        ))
         self.follower = asyncio.create_task(self._forward(run, after))
 
     async def _forward(self, run, after):
         from merging.compare import compare_events, compare_selection
 
-        async with contextlib.aclosing(compare_events(run, after=after)) as events:
-            async for event in events:
+        async with contextlib.aclosing(compare_events(run, after=after)) as tagged_events:
+            async for event in tagged_events:
                 await self.send_json(event)
         selected = await compare_selection(run)
-        await self.send_json({"type": "compare_complete", "group_id": str(run.group_id),
-                              "selected_message_id": selected})
+        await self.send_json(events.compare_complete(group_id=str(run.group_id), selected_message_id=selected))
 
     async def _stop_following(self):
         if self.follower is not None:

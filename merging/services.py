@@ -17,6 +17,7 @@ from rest_framework import exceptions
 
 from chats.models import Conversation, Message, MessageRole, MessageStatus
 from chats.tree import message_select as tree_select
+from core import events
 from core.dispatch import dispatch_task
 from merging import broadcast, synthesis
 from merging.models import MergeHistory, MergeJob, MergeKind, MergeStatus
@@ -182,22 +183,21 @@ def _claim(job_id) -> MergeJob | None:
 
 
 def status_event(job: MergeJob) -> dict:
-    return {"type": "status", "job_id": str(job.id), "status": job.status, "progress": job.progress,
-            "stage": job.stage, "round": job.output_round}
+    return events.merge_status(job_id=str(job.id), status=job.status, progress=job.progress, stage=job.stage,
+                               round=job.output_round)
 
 
 def final_events(job: MergeJob) -> list[dict]:
     """What ends a merge stream: status, an error if it failed, and merge_complete."""
-    events = [status_event(job)]
+    final = [status_event(job)]
     if job.status == MergeStatus.FAILED:
-        events.append({"type": "error", "job_id": str(job.id), "code": job.error_code or "merge_failed",
-                       "message": job.error, "retryable": False})
-    events.append({
-        "type": "merge_complete", "job_id": str(job.id), "status": job.status,
-        "conversation_id": str(job.result_conversation_id) if job.result_conversation_id else None,
-        "message_id": str(job.result_message_id) if job.result_message_id else None,
-    })
-    return events
+        final.append(events.error(job_id=str(job.id), code=job.error_code or "merge_failed", message=job.error))
+    final.append(events.merge_complete(
+        job_id=str(job.id), status=job.status,
+        conversation_id=str(job.result_conversation_id) if job.result_conversation_id else None,
+        message_id=str(job.result_message_id) if job.result_message_id else None,
+    ))
+    return final
 
 
 class JobReporter(synthesis.Reporter):
@@ -216,10 +216,10 @@ class JobReporter(synthesis.Reporter):
         MergeJob.objects.filter(pk=self.job_id, status=MergeStatus.RUNNING).update(**fields)
 
     async def _status(self) -> None:
-        await broadcast.publish(self.job_id, {
-            "type": "status", "job_id": str(self.job_id), "status": MergeStatus.RUNNING,
-            "progress": self.progress, "stage": self.stage_text, "round": self.round,
-        })
+        await broadcast.publish(self.job_id, events.merge_status(
+            job_id=str(self.job_id), status=MergeStatus.RUNNING, progress=self.progress, stage=self.stage_text,
+            round=self.round,
+        ))
 
     async def stage(self, text: str, progress: int) -> None:
         self.stage_text, self.progress = text, max(self.progress, progress)
@@ -245,10 +245,9 @@ class JobReporter(synthesis.Reporter):
         self.progress = max(self.progress, min(90, 50 + int(40 * len(self.text) / self.expected_chars)))
         await sync_to_async(self._save)(raw_output=self.text, progress=self.progress)
         delta, offset, self.sent = self.text[self.sent:], self.sent, len(self.text)
-        await broadcast.publish(self.job_id, {
-            "type": "content", "job_id": str(self.job_id), "content": delta, "offset": offset, "round": self.round,
-            "progress": self.progress,
-        })
+        await broadcast.publish(self.job_id, events.merge_content(
+            job_id=str(self.job_id), text=delta, offset=offset, round=self.round, progress=self.progress,
+        ))
 
 
 def _load_conversation_sources(job: MergeJob) -> list[SourceConversation]:

@@ -3,6 +3,7 @@ from collections.abc import AsyncIterator
 
 from channels.db import database_sync_to_async
 
+from core import events
 from merging import broadcast
 from merging.models import MergeJob
 from merging.services import final_events, status_event
@@ -29,8 +30,8 @@ async def merge_job_events(job_id) -> AsyncIterator[dict | None]:
         output_round, sent = job.output_round, 0
         if job.raw_output:
             sent = len(job.raw_output)
-            yield {"type": "content", "job_id": str(job.id), "content": job.raw_output, "offset": 0,
-                   "round": output_round, "progress": job.progress}
+            yield events.merge_content(job_id=str(job.id), text=job.raw_output, offset=0, round=output_round,
+                                       progress=job.progress)
         while True:
             event = await subscription.get(RECHECK_SECONDS)
             if event is None:

@@ -1,7 +1,7 @@
 """The `parley/fusion` virtual model: ask several models at once, then have a judge fuse their answers into one."""
 import asyncio
 
-from chats.runs import db_call
+from core.db_workers import db_call
 from merging.prompts import FUSE_SYSTEM, fuse_user_prompt
 from openai_api.errors import GatewayError
 from openai_api.models import FUSION_MODEL

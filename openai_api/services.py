@@ -5,7 +5,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from chats.runs import db_call
+from core.db_workers import db_call
 from openai_api.errors import GatewayError, from_provider_error
 from openai_api.models import GatewayCall, GatewayCallStatus
 from openai_api.translation import ChunkWriter, CompletionRequest, check_for_protocol, completion_body, has_images

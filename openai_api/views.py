@@ -6,8 +6,8 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
 from accounts.authentication import api_token_for
-from chats.api.streaming import documented_by, json_body
-from chats.runs import db_call
+from core.db_workers import db_call
+from core.streaming import documented_by, json_body
 from openai_api.errors import GatewayError, from_api_exception
 from openai_api.fusion import fusion_judge_request
 from openai_api.models import FUSION_MODEL

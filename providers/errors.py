@@ -3,6 +3,8 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from rest_framework.exceptions import APIException
+
 
 class ProviderError(Exception):
     code = "provider_error"
@@ -22,6 +24,12 @@ class ProviderError(Exception):
 
     def as_event(self) -> dict:
         return {"code": self.code, "message": self.message, "retryable": self.retryable}
+
+    def as_api_exception(self) -> APIException:
+        """How Parley's API answers this error when it happens before a stream starts (the one place)."""
+        answer = APIException(detail=self.message, code=self.code)
+        answer.status_code = self.status_code
+        return answer
 
 
 class UnknownProvider(ProviderError):

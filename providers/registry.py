@@ -19,6 +19,7 @@ class ProviderSpec:
     default_base_url: str
     key_env: str = ""
     base_url_env: str = ""
+    key_env_aliases: tuple[str, ...] = ()  # read when key_env is unset (Gemini's GOOGLE_API_KEY)
     requires_key: bool = True
     # Models offered when the provider has no list endpoint (or it is unreachable and nothing is stored).
     static_models: tuple[str, ...] = ()
@@ -62,7 +63,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         ProviderSpec(
             "gemini", "Google Gemini", "gemini_generate", "https://generativelanguage.googleapis.com",
-            "GEMINI_API_KEY", "GEMINI_BASE_URL",
+            "GEMINI_API_KEY", "GEMINI_BASE_URL", key_env_aliases=("GOOGLE_API_KEY",),
             static_models=("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash"),
         ),
         ProviderSpec(
@@ -90,6 +91,11 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
     )
 }
+
+
+def provider_env_variables() -> dict[str, tuple[str, ...]]:
+    """Each built-in provider's key variables, in the order they are read (settings build PARLEY_PROVIDER_ENV)."""
+    return {slug: (spec.key_env, *spec.key_env_aliases) for slug, spec in PROVIDERS.items()}
 
 
 def custom_spec(*, slug: str, name: str, base_url: str) -> ProviderSpec:

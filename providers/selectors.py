@@ -6,18 +6,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from providers.models import CustomEndpoint, ProviderKey
+from providers.registry import PROVIDERS
 
-# The built-in provider slugs, in the order the UI lists them.
-BUILTIN_PROVIDERS: tuple[str, ...] = (
-    "openrouter",
-    "openai",
-    "anthropic",
-    "gemini",
-    "xai",
-    "perplexity",
-    "deepseek",
-    "ollama",
-)
+# The built-in provider slugs, in the order the UI lists them (the registry's order).
+BUILTIN_PROVIDERS: tuple[str, ...] = tuple(PROVIDERS)
 
 
 def custom_endpoint_list(*, user_id: int | None) -> QuerySet[CustomEndpoint]:

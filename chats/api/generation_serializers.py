@@ -1,8 +1,8 @@
 """Request and response shapes of generations and the streaming endpoints."""
 from rest_framework import serializers
 
+from chats.generations.state import RUNS
 from chats.models import Generation
-from chats.runs import RUNS
 from chats.validation import AttachmentIdsField, ParamsSerializer, validate_message_content
 from core.serializers import StrictFieldsMixin
 

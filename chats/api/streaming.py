@@ -6,16 +6,12 @@ documented in OpenAPI by a DRF view class that only carries its schema (see `doc
 import asyncio
 import contextlib
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpResponse, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.authentication import CSRFCheck
 from rest_framework.views import APIView
 
-from accounts.authentication import BearerTokenAuthentication
 from chats.api.generation_serializers import (
     CompletionRequestSerializer,
     GenerationSerializer,
@@ -25,23 +21,19 @@ from chats.api.generation_serializers import (
 from chats.generations import (
     NoUserMessage,
     agenerations_wait_finished,
-    conversation_for_streaming,
     generation_cancel,
     generation_event_batches,
-    generation_get,
     note_server_loop,
+    relay_stateless,
     reply_start_in_loop,
 )
-from chats.models import Generation, MessageRole
-from chats.runs import db_call
-from chats.sse import ping_seconds, sse_response
+from chats.models import Generation
+from chats.selectors import conversation_for_streaming, generation_get, latest_generation, latest_user_message
 from chats.tree import check_continuable, check_regenerable, message_get, message_parent_get
-from core.exceptions import PayloadTooLarge, api_exception_handler
-from core.json_limits import declared_length, loads_limited, max_json_bytes, too_large
-from core.origins import CrossSiteRequest, cross_site
+from core.db_workers import db_call
 from core.serializers import ErrorSerializer
-from core.throttling import UserRateThrottle
-from providers.errors import ProviderError
+from core.sse import ping_seconds, sse_response
+from core.streaming import documented_by, json_body, streaming_view
 
 SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
@@ -53,67 +45,10 @@ ERRORS = {status: ErrorSerializer for status in (400, 401, 403, 404, 409, 413, 4
 def errors_of(*statuses: int) -> dict:
     """The shared error body for each of these statuses, for a view's documented responses."""
     return {status: ErrorSerializer for status in statuses}
+
+
 LAST_EVENT_ID = OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER, required=False,
                                  description="Resume after this event seq (sent by EventSource on reconnect).")
-
-
-# --- plumbing --------------------------------------------------------------------------------------------------------
-
-
-def _error(detail: str, code: str, status: int, headers: dict | None = None) -> JsonResponse:
-    return JsonResponse({"detail": detail, "code": code}, status=status, headers=headers)
-
-
-def _error_for(exc: Exception) -> JsonResponse:
-    if isinstance(exc, ProviderError):
-        return _error(exc.message, exc.code, exc.status_code)
-    response = api_exception_handler(exc, {})
-    if response is None:
-        raise exc
-    retry_after = response.headers.get("Retry-After")
-    return JsonResponse(response.data, status=response.status_code,
-                        headers={"Retry-After": retry_after} if retry_after else None)
-
-
-async def _authenticate(request):
-    """The user, like the API does it: a Bearer token, or the session (with CSRF on unsafe methods)."""
-    try:
-        result = await db_call(BearerTokenAuthentication().authenticate, request)
-    except exceptions.AuthenticationFailed as exc:
-        exc.status_code = 401  # as DRF answers it (code "authentication_failed"), not its default 403
-        raise
-    if result is not None:
-        request.user = result[0]
-        return result[0]
-    user = await request.auser()
-    if not user.is_authenticated:
-        raise exceptions.NotAuthenticated()
-    # Every streaming view may start or follow work (a GET of /stream/ starts a reply): same-origin only. Checked
-    # before CSRF so a cross-site request is told so (code cross_site).
-    if cross_site(request):
-        raise CrossSiteRequest()
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        check = CSRFCheck(lambda _request: None)
-        check.process_request(request)
-        refused = check.process_view(request, None, (), {})
-        if refused is not None:
-            raise exceptions.PermissionDenied(f"CSRF Failed: {refused}")
-    return user
-
-
-def json_body(request) -> dict:
-    length = declared_length(request.META)
-    if length is not None and length > max_json_bytes():
-        raise too_large()
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        # Over DATA_UPLOAD_MAX_MEMORY_SIZE: the SPEC's 413 as JSON, not Django's 400 page.
-        raise PayloadTooLarge("The request body is too large.")
-    body = loads_limited(raw or b"{}")
-    if not isinstance(body, dict):
-        raise exceptions.ParseError("The body must be a JSON object.")
-    return body
 
 
 def _after(value) -> int:
@@ -126,49 +61,6 @@ def _after(value) -> int:
     return after
 
 
-def _check_api_rate(request, user) -> None:
-    """Streaming requests count against the caller's API rate like every DRF view (429 with Retry-After)."""
-    request.user = user
-    throttle = UserRateThrottle()
-    if not throttle.allow_request(request, None):
-        raise exceptions.Throttled(wait=throttle.wait())
-
-
-def streaming_view(view=None, *, methods: tuple[str, ...] = ("GET",)):
-    """An async view that authenticates first and answers every error before the stream as JSON; other methods
-    than `methods` are 405 (after authentication, as DRF does), so a GET never cancels or starts anything."""
-    if view is None:
-        return lambda view: streaming_view(view, methods=methods)
-
-    @csrf_exempt
-    async def wrapped(request, *args, **kwargs):
-        try:
-            user = await _authenticate(request)
-            await db_call(_check_api_rate, request, user)
-            if request.method not in methods:
-                return _error(f'Method "{request.method}" not allowed.', "method_not_allowed", 405,
-                              headers={"Allow": ", ".join(methods)})
-            return await view(request, user, *args, **kwargs)
-        except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
-            return _error(str(exc.detail), exc.default_code, 401, headers={"WWW-Authenticate": "Bearer"})
-        except (exceptions.APIException, ProviderError, Http404) as exc:
-            return _error_for(exc)
-
-    wrapped.__name__ = view.__name__
-    return wrapped
-
-
-def documented_by(schema_view: type[APIView]):
-    """Let drf-spectacular describe an async view through a DRF view class that carries only its schema."""
-
-    def attach(view):
-        view.cls = schema_view
-        view.initkwargs = {}
-        return view
-
-    return attach
-
-
 def _stream(generation_id, after: int = 0) -> HttpResponse:
     return sse_response(batches=generation_event_batches(generation_id, after=after, idle_timeout=ping_seconds()),
                         headers={"X-Generation-ID": str(generation_id)})
@@ -177,13 +69,8 @@ def _stream(generation_id, after: int = 0) -> HttpResponse:
 # --- conversation replies --------------------------------------------------------------------------------------------
 
 
-def _latest_user_message(conversation):
-    return conversation.messages.filter(role=MessageRole.USER).order_by("-created_at", "-id").first()
-
-
 def _resumable_generation(*, user, conversation_id) -> Generation | None:
-    conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
-    return conversation.generations.order_by("-created_at").first()
+    return latest_generation(conversation=conversation_for_streaming(user=user, conversation_id=conversation_id))
 
 
 class ConversationStreamSchema(APIView):
@@ -216,7 +103,7 @@ async def conversation_stream(request, user, conversation_id):
 def _reply_to_latest(loop, user, conversation_id, model):
     """One thread hop: the conversation, its latest user message, and the reply started."""
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
-    reply_to = _latest_user_message(conversation)
+    reply_to = latest_user_message(conversation=conversation)
     if reply_to is None:
         raise NoUserMessage()
     return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=reply_to, content=None,
@@ -407,8 +294,6 @@ def _stateless_request(data: dict, user):
 
 async def _stateless_events(route, chat_request):
     """The same events as a stored generation, numbered the same way; the upstream call ends with the client."""
-    from chats.generations import relay_stateless
-
     async with contextlib.aclosing(relay_stateless(route, chat_request, idle_timeout=ping_seconds())) as events:
         async for batch in events:
             yield batch

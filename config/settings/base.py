@@ -308,15 +308,11 @@ def _provider_env(slug: str, *, key_vars: tuple[str, ...]) -> dict:
     return {"api_key": api_key, "base_url": env(f"{slug.upper()}_BASE_URL", default="")}
 
 
+# The provider registry is the one list of slugs (and of their key variables).
+from providers.registry import provider_env_variables  # noqa: E402
+
 PARLEY_PROVIDER_ENV = {
-    "openrouter": _provider_env("openrouter", key_vars=("OPENROUTER_API_KEY",)),
-    "openai": _provider_env("openai", key_vars=("OPENAI_API_KEY",)),
-    "anthropic": _provider_env("anthropic", key_vars=("ANTHROPIC_API_KEY",)),
-    "gemini": _provider_env("gemini", key_vars=("GEMINI_API_KEY", "GOOGLE_API_KEY")),
-    "xai": _provider_env("xai", key_vars=("XAI_API_KEY",)),
-    "perplexity": _provider_env("perplexity", key_vars=("PERPLEXITY_API_KEY",)),
-    "deepseek": _provider_env("deepseek", key_vars=("DEEPSEEK_API_KEY",)),
-    "ollama": _provider_env("ollama", key_vars=("OLLAMA_API_KEY",)),
+    slug: _provider_env(slug, key_vars=key_vars) for slug, key_vars in provider_env_variables().items()
 }
 
 # A value pasted wrong (two variables on one line, stray spaces) would misconfigure silently: refuse to start.

@@ -8,10 +8,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
-from chats.api.streaming import documented_by, json_body, streaming_view
 from core.openapi import error_responses
+from core.sse import numbered_sse_response
+from core.streaming import documented_by, json_body, streaming_view
 from merging.api.serializers import CompareRequestSerializer, CompareResponseSerializer
-from merging.api.sse import event_stream_response
 from merging.compare import (
     compare_attachments_validate,
     compare_collect,
@@ -77,7 +77,7 @@ async def compare_view(request, user):
     ids = {"conversation_id": str(run.conversation.id), "user_message_id": str(run.user_message.id),
            "group_id": str(run.group_id)}
     if data["stream"]:
-        return event_stream_response(compare_events(run), headers={
+        return numbered_sse_response(compare_events(run), headers={
             "X-Conversation-ID": ids["conversation_id"], "X-User-Message-ID": ids["user_message_id"],
             "X-Compare-Group-ID": ids["group_id"]})
     responses = await compare_collect(run)

@@ -6,8 +6,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chats.api.serializers import MessageSerializer
+from core.db_workers import db_call
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response
+from core.sse import numbered_sse_response
+from core.streaming import documented_by, streaming_view
 from merging import selectors, services
 from merging.api.serializers import (
     MergeAcceptedSerializer,
@@ -15,7 +18,6 @@ from merging.api.serializers import (
     MergeJobDetailSerializer,
     MergeJobSerializer,
 )
-from merging.api.sse import event_stream_response
 from merging.streams import merge_job_events
 
 MERGE_STREAM_DESCRIPTION = """Server-sent events of a merge job. First its current state (a `status` event, and the
@@ -86,7 +88,7 @@ class MergeDetailView(APIView):
         return Response(MergeJobDetailSerializer(job).data)
 
 
-class MergeStreamView(APIView):
+class MergeStreamSchema(APIView):
     @extend_schema(
         operation_id="merges_stream",
         summary="Follow a merge job (SSE)",
@@ -97,9 +99,16 @@ class MergeStreamView(APIView):
             **error_responses(404),
         },
     )
-    def get(self, request, job_id):
-        job = selectors.merge_job_get(owner=request.user, job_id=job_id)
-        return event_stream_response(merge_job_events(job.id))
+    def get(self, request, job_id):  # pragma: no cover - schema only
+        """Documentation only: the async view routed for this path serves it."""
+
+
+@documented_by(MergeStreamSchema)
+@streaming_view
+async def merge_stream(request, user, job_id):
+    """An async view like the other streams, so following a merge holds no thread."""
+    job = await db_call(selectors.merge_job_get, owner=user, job_id=job_id)
+    return numbered_sse_response(merge_job_events(job.id))
 
 
 class MessageSelectView(APIView):

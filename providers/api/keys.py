@@ -130,12 +130,7 @@ class ProviderKeyValidateView(APIView):
         responses={200: KeyValidationSerializer, **error_responses(404, 502, 503)},
     )
     def post(self, request, key_id):
-        from providers.api.views import ProviderApiError
-        from providers.errors import ProviderError
-
         key = _owned_key(request, key_id)
-        try:
-            valid, detail = services.provider_key_validate(key=key)
-        except ProviderError as exc:
-            raise ProviderApiError(exc)
+        # A ProviderError (the provider cannot be asked) is answered by the API's exception handler.
+        valid, detail = services.provider_key_validate(key=key)
         return Response({"valid": valid, "detail": detail})

@@ -9,19 +9,10 @@ from rest_framework.views import APIView
 from core.openapi import error_responses, id_parameter
 from core.serializers import StrictFieldsMixin
 from core.throttling import CatalogRefreshThrottle
-from providers import errors, selectors, services
+from providers import selectors, services
 from providers.gateway import configured_providers
 from providers.models import CustomEndpoint
 from providers.registry import PROVIDERS
-
-
-class ProviderApiError(exceptions.APIException):
-    """A ProviderError as an API answer: its status, code and user-readable message."""
-
-    def __init__(self, exc: errors.ProviderError):
-        self.status_code = exc.status_code
-        super().__init__(detail=exc.message, code=exc.code)
-
 
 # --- GET /providers/ ------------------------------------------------------------------------------
 

@@ -5,10 +5,10 @@ import json
 import pytest
 
 from chats.generations import chat_history, resolve_model
+from chats.generations.state import Subscriber
 from chats.models import Message, MessageStatus
-from chats.runs import Subscriber
 from chats.services import conversation_create, message_create
-from chats.sse import encode_event
+from core.sse import encode_event
 from tests.chats.streaming_client import parse_sse
 
 

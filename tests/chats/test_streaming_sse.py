@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from accounts.services import api_token_create
+from chats.generations.state import RUNS
 from chats.models import Generation, GenerationStatus, Message, MessageStatus
-from chats.runs import RUNS
 from chats.services import conversation_create, message_create
 from tests.chats.streaming_client import bearer, read_events, story_text, text_of
 

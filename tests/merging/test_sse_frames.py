@@ -2,7 +2,7 @@
 import asyncio
 import json
 
-from merging.api.sse import numbered_frames
+from core.sse import numbered_frames
 
 
 async def _events(script):

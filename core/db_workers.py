@@ -1,0 +1,53 @@
+"""Blocking database work of async code on a few long-lived threads, each keeping its connection."""
+import asyncio
+import functools
+import itertools
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connections
+
+
+def with_connection(fn, args):
+    """Call `fn(*args)` on a thread that keeps its connection (a new one per call would cost more than the call);
+    after a database error the connection is dropped, so the next call reconnects."""
+    try:
+        return fn(*args)
+    except DatabaseError:
+        connections.close_all()
+        raise
+
+
+# Database work of streaming requests runs on a few long-lived threads of ours, not on the per-request thread
+# asgiref gives each request (a streaming one keeps it, and a fresh connection, for as long as it streams).
+DB_WORKERS = 4
+_db_workers = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parley-db{i}") for i in range(DB_WORKERS)]
+_db_turn = itertools.count()
+
+# Loops of an ASGI server that ran our lifespan start-up: only there are the worker threads used. Elsewhere (the
+# Django test client, a server without lifespan) sync_to_async keeps Django's own thread and transaction rules.
+_server_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
+
+
+def use_db_workers(loop: asyncio.AbstractEventLoop, enabled: bool = True) -> None:
+    if enabled:
+        _server_loops.add(loop)
+    else:
+        _server_loops.discard(loop)
+
+
+async def db_call(fn, *args, **kwargs):
+    """Run blocking database code for a streaming request, on one of the worker threads in a server."""
+    call = functools.partial(fn, **kwargs) if kwargs else fn
+    loop = asyncio.get_running_loop()
+    if loop not in _server_loops:
+        return await sync_to_async(call)(*args)
+    worker = _db_workers[next(_db_turn) % DB_WORKERS]
+    return await loop.run_in_executor(worker, with_connection, call, args)
+
+
+def close_worker_connections() -> None:
+    """Close the worker threads' connections (server shutdown, end of a test)."""
+    for executor in _db_workers:
+        executor.submit(connections.close_all).result()
