@@ -237,3 +237,19 @@ def conversations_import(*, owner, data) -> list[Conversation]:
             stored[message.key] = row
         conversations.append(conversation)
     return conversations
+
+
+def import_upload(*, owner, upload) -> list[Conversation]:
+    """An uploaded export file (the API's multipart `file`, the settings page): read within
+    PARLEY_MAX_JSON_BYTES (413 `too_large`), then imported whole or not at all."""
+    from rest_framework.exceptions import ParseError
+
+    from core.json_limits import loads_limited, max_json_bytes, too_large
+
+    if upload.size > max_json_bytes():
+        raise too_large()
+    try:
+        data = loads_limited(upload.read())
+    except ParseError:
+        raise InvalidImport("The file is not JSON.")
+    return conversations_import(owner=owner, data=data)

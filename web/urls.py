@@ -13,6 +13,7 @@ urlpatterns = [
     path("compare/", views.compare, name="compare"),
     path("merge/", views.merge, name="merge"),
     path("presets/", views.presets, name="presets"),
+    path("settings/", views.account_settings, name="settings"),
     path("settings/keys/", views.keys, name="keys"),
     path("settings/tokens/", views.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),

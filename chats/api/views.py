@@ -4,7 +4,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +20,7 @@ from chats.api.serializers import (
 )
 from chats.generations import resolve_model
 from chats.live import announce_messages
-from core.json_limits import LimitedJSONParser, loads_limited, max_json_bytes, too_large
+from core.json_limits import LimitedJSONParser
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response
 from uploads.attachments import attachments_check
@@ -258,17 +258,11 @@ class ConversationImportView(APIView):
     def post(self, request):
         upload = request.FILES.get("file") if hasattr(request, "FILES") else None
         if upload is not None:
-            if upload.size > max_json_bytes():
-                raise too_large()
-            try:
-                data = loads_limited(upload.read())
-            except ParseError:
-                raise importers.InvalidImport("The file is not JSON.")
+            conversations = importers.import_upload(owner=request.user, upload=upload)
         elif request.content_type.startswith("multipart/"):
             raise importers.InvalidImport("Send the export as the multipart field `file`.")
         else:
-            data = request.data
-        conversations = importers.conversations_import(owner=request.user, data=data)
+            conversations = importers.conversations_import(owner=request.user, data=request.data)
         return Response({"conversation_ids": [str(c.pk) for c in conversations]}, status=status.HTTP_201_CREATED)
 
 

@@ -19,7 +19,7 @@
   const chipLabel = document.getElementById("model-chip-label");
 
   // ---------- model and settings ----------
-  let model = (page && page.default_model) || localStorage.getItem("parley:model") || config.default_model || "";
+  let model = (page && page.default_model) || config.user_default_model || localStorage.getItem("parley:model") || config.default_model || "";
   let settings = { system_prompt: (page && page.system_prompt) || "", params: (page && page.params) || {} };
   function showModel() {
     chipLabel.textContent = model || "Choose a model";
