@@ -19,7 +19,8 @@ def signed_in(client, user):
 
 def test_password_change_keeps_the_session_and_needs_the_old_password(signed_in, user):
     wrong = signed_in.post("/settings/", {"action": "password", "old_password": "nope",
-                                          "new_password1": "a much better pass 42", "new_password2": "a much better pass 42"})
+                                          "new_password1": "a much better pass 42",
+                                          "new_password2": "a much better pass 42"})
     assert wrong.status_code == 400 and "old password" in wrong.content.decode().lower()
     response = signed_in.post("/settings/", {"action": "password", "old_password": PASSWORD,
                                              "new_password1": "a much better pass 42",
