@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
-from accounts.selectors import admin_exists, api_token_list
+from accounts.selectors import admin_exists, any_user_exists, api_token_list
 from accounts.services import (
     api_token_create,
     api_token_revoke,
@@ -89,6 +89,12 @@ class SignInView(LoginView):
 
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def get(self, request, *args, **kwargs):
+        # A fresh server has nobody to sign in: its first page is the sign-up that makes the admin.
+        if settings.PARLEY_SIGNUP != "closed" and not request.user.is_authenticated and not any_user_exists():
+            return redirect("signup")
+        return super().get(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
         counters = failed_login_throttles(request, request.POST.get("username", ""))

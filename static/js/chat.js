@@ -190,7 +190,10 @@
       P.toast("Could not start the conversation: " + err.message);
     }
   }
-  if (mode === "new") return;
+  if (mode === "new") {
+    input.focus(); // a new chat starts in the composer
+    return;
+  }
 
   // ---------- the tree (SPEC §8): every message of the conversation, the branch shown is the selected path ----------
   const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
