@@ -166,7 +166,8 @@ def test_conversation_screenshots(new_page, live, ui_user, fake_provider, shot, 
     question = message_create(conversation=conversation, content="Which sorting algorithm should I use?")
     from chats.models import Message
 
-    for model, text in [("openai/gpt-4o", "Use **quicksort** for arrays."), ("anthropic/claude-x", "Timsort is stable.")]:
+    answers = [("openai/gpt-4o", "Use **quicksort** for arrays."), ("anthropic/claude-x", "Timsort is stable.")]
+    for model, text in answers:
         Message.objects.create(conversation=conversation, role="assistant", reply_to=question, content=text,
                                model=model, selected=model == "anthropic/claude-x")
     page = new_page(user=ui_user, color_scheme=scheme, **(PHONE if size == "phone" else {}))
