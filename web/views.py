@@ -263,6 +263,7 @@ def account_settings(request):
     preferences = preferences_get(user=request.user)
     action = request.POST.get("action") if request.method == "POST" else None
     password_form = PasswordChangeForm(request.user, request.POST if action == "password" else None)
+    password_form.fields["old_password"].widget.attrs.pop("autofocus", None)  # the page opens on its first card
     preferences_form = PreferencesForm(
         request.POST if action == "preferences" else None, user=request.user,
         initial={"default_model": preferences.default_model, "theme": preferences.theme})

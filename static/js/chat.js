@@ -298,7 +298,9 @@
   function userBubble(m) {
     const node = el("div", { class: "msg msg-user", "data-message-id": m.id || "", title: when(m.created_at) });
     const body = el("div", { class: "msg-body", text: m.content });
-    node.append(P.attachmentList(m.attachments), body);
+    const shownFiles = P.attachmentList(m.attachments);
+    if (shownFiles) node.append(shownFiles);
+    node.append(body);
     if (m.id) {
       const tools = el("div", { class: "msg-meta msg-user-meta" });
       const sw = switcher(m);
