@@ -7,7 +7,7 @@ from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
@@ -83,6 +83,13 @@ def signup(request):
                   {"form": form, "first_account": first_account, "approval": mode == "approval"})
 
 
+def _fresh_server() -> bool:
+    try:
+        return not any_user_exists()
+    except DatabaseError:  # not migrated yet: the sign-in page still answers (and says what fails on use)
+        return False
+
+
 class SignInView(LoginView):
     """Django's login page, throttled: after PARLEY_LOGIN_ATTEMPTS failures for the account or from the address
     within the window, every attempt waits (429, Retry-After), the right password too."""
@@ -92,7 +99,7 @@ class SignInView(LoginView):
 
     def get(self, request, *args, **kwargs):
         # A fresh server has nobody to sign in: its first page is the sign-up that makes the admin.
-        if settings.PARLEY_SIGNUP != "closed" and not request.user.is_authenticated and not any_user_exists():
+        if settings.PARLEY_SIGNUP != "closed" and not request.user.is_authenticated and _fresh_server():
             return redirect("signup")
         return super().get(request, *args, **kwargs)
 

@@ -199,7 +199,7 @@
   const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
   const toBottom = () => (scroller.scrollTop = scroller.scrollHeight);
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : null);
-  const shortWhen = (iso) => (iso ? new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) : "");
+  const shortWhen = (iso) => (iso ? new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "");
 
   /** Messages as the page and the API give them, normalised: citations and tool calls out of metadata, fused marked. */
   function normalise(m) {
