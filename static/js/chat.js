@@ -469,6 +469,7 @@
 
   // ---------- streaming ----------
   let current = null; // the Reply being streamed
+  let answering; // the user message a regenerate answers again, until its reply starts
   let replaceOnReplay = false;
   // A send the server has not accepted yet: if it is refused (provider not configured, bad attachment, busy…),
   // what was typed goes back into the composer; nothing of it was stored.
@@ -476,6 +477,7 @@
   function refuse(evt) {
     const refused = unconfirmed;
     unconfirmed = null;
+    answering = undefined;
     if (refused.bubble) refused.bubble.remove();
     if (current && current.node && !current.data.id) current.node.remove();
     current = null;
@@ -506,6 +508,14 @@
         messagesEl.append(current.node);
       }
       if (evt.message_id && current.data.id !== evt.message_id) current.setId(evt.message_id);
+      if (evt.message_id && answering !== undefined && !all.has(evt.message_id)) {
+        // A regenerated answer joins its siblings at once: the switcher shows while it streams.
+        const fresh = normalise({ id: evt.message_id, role: "assistant", parent_id: answering, model: evt.model, selected: true,
+          status: "streaming", content: "", created_at: new Date().toISOString() });
+        for (const s of childrenOf(answering)) s.selected = false;
+        all.set(fresh.id, fresh);
+      }
+      answering = undefined;
       setBusy(true);
     }
     if (!current) return;
@@ -570,6 +580,7 @@
       stream.post(`/api/v1/messages/${id}/continue/`);
       return;
     }
+    answering = all.has(id) ? all.get(id).parent_id : undefined;
     const placeholderAt = reply.node;
     current = new Reply({ status: "streaming", model: chosen || reply.data.model });
     placeholderAt.before(current.node);

@@ -146,7 +146,7 @@ def test_enter_sends_and_shift_enter_adds_a_line(new_page, live, ui_user, fake_p
     # between the two (issue 14: a regenerated answer no longer stacks a second card).
     page.locator(".msg-assistant").last.get_by_role("button", name="Regenerate").click()
     expect(page.locator(".msg-assistant")).to_have_count(2)
-    expect(page.locator(".msg-assistant").last.locator(".switcher-count")).to_have_text("2/2")
+    expect(page.locator(".msg-assistant").last.locator(".switcher-count")).to_have_text("2/2", timeout=15_000)
     expect(page.locator(REPLY).last).to_contain_text("You said: line one")
     expect(page.locator(REPLY).last).to_contain_text("line two")
     assert Message.objects.filter(role="assistant").count() == 3
