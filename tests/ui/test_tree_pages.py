@@ -185,3 +185,21 @@ def test_conversation_screenshots(new_page, live, ui_user, fake_provider, shot, 
     page.goto(f"{live}/settings/")
     shot(page, f"settings-{size}-{scheme}")
     assert page.js_errors == []
+
+
+def test_phone_compare_button_stays_on_screen_after_a_run(new_page, live, ui_user, fake_provider, shot):
+    from tests.ui.test_compare_merge import column, pick_models
+
+    page = new_page(user=ui_user, **PHONE)
+    page.goto(f"{live}/compare/")
+    pick_models(page, "#add-models", ["openai/story-3-0", "openai/echo"])
+    page.fill("#compare-prompt", "Count")
+    page.click("#compare-run")
+    expect(column(page, "openai/echo").locator(".badge")).to_have_text("done", timeout=15_000)
+    expect(page.locator("#compare-new")).to_be_visible()
+    button = page.locator("#compare-run").bounding_box()
+    assert button["x"] >= 0 and button["x"] + button["width"] <= PHONE["width"], button
+    page.fill("#compare-prompt", "And again")
+    page.click("#compare-run")
+    expect(page.locator("#compare-status")).to_contain_text("of 2 answered", timeout=15_000)
+    shot(page, "phone-compare-second-run")
