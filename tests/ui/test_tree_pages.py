@@ -129,14 +129,25 @@ def test_endpoint_slug_check_runs_in_the_browser(new_page, live, ui_user):
 
 def test_wide_tables_scroll_inside_their_card_at_phone_width(new_page, live, ui_user, shot):
     from accounts.services import api_token_create
+    from chats.services import preset_create
+    from providers.models import ProviderKey
 
     for name in ("a laptop script with a long name", "ci"):
         api_token_create(user=ui_user, name=name)
+    key = ProviderKey(owner=ui_user, provider="openrouter", label="a rather long label for the work key")
+    key.set_secret("sk-or-very-secret-123456")
+    key.save()
+    preset_create(owner=ui_user, name="A preset with quite a long name", model="openrouter/anthropic/claude-sonnet-4-5",
+                  system_prompt="Be brief.")
     page = new_page(user=ui_user, **PHONE)
-    page.goto(f"{live}/settings/tokens/")
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0
-    shot(page, "phone-tokens")
+    for path in ("/settings/tokens/", "/settings/keys/", "/presets/"):
+        page.goto(f"{live}{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, path
+        page_overflow = page.evaluate("Math.max(...[...document.querySelectorAll('.page')].map("
+                                      "p => p.scrollWidth - p.clientWidth))")
+        assert page_overflow <= 0, (path, page_overflow)
+    shot(page, "phone-presets")
 
 
 def test_settings_theme_import_and_screenshots(new_page, live, ui_user, fake_provider, shot, tmp_path):
