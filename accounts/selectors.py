@@ -26,3 +26,7 @@ def user_awaiting_approval(*, username: str, password: str) -> bool:
     and this is its password."""
     user = get_user_model().objects.filter(username=username, is_active=False, last_login__isnull=True).first()
     return user is not None and user.check_password(password)
+
+
+def any_user_exists() -> bool:
+    return get_user_model().objects.exists()

@@ -2,7 +2,7 @@
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from accounts.models import ApiToken, generate_token, hash_token
+from accounts.models import ApiToken, UserPreferences, generate_token, hash_token
 from accounts.selectors import admin_exists
 
 # Any constant: the advisory lock that serialises sign-ups on PostgreSQL.
@@ -48,3 +48,17 @@ def api_token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
 def api_token_revoke(*, user, token_id: int) -> bool:
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return bool(deleted)
+
+
+def preferences_get(*, user) -> UserPreferences:
+    """The user's settings-page choices (defaults until they save some)."""
+    preferences = UserPreferences.objects.filter(user=user).first()
+    return preferences or UserPreferences(user=user)
+
+
+def preferences_update(*, user, **changes) -> UserPreferences:
+    unknown = set(changes) - {"default_model", "theme"}
+    if unknown:
+        raise TypeError(f"preferences_update got unknown fields: {sorted(unknown)}")
+    preferences, _ = UserPreferences.objects.update_or_create(user=user, defaults=changes)
+    return preferences

@@ -1,9 +1,12 @@
 """WebSocket `/ws/conversations/{id}/`: send a message and watch the reply, cancel it, resume a generation.
 
-Client frames: {"type":"send","content","model"?,"attachments"?}, {"type":"cancel","generation_id"?},
+Client frames: {"type":"send","content","model"?,"attachments"?,"parent_id"?}, {"type":"cancel","generation_id"?},
 {"type":"resume","generation_id","after"}. Server frames: the SPEC §4 events, one per frame; a bad frame gets an
 `error` event (without `seq`) and the connection stays open. Anonymous → close 4401; another user's conversation
 → close 4404.
+
+Live (SPEC §8, chats.live): every new message of the conversation, from this socket or anywhere else, arrives as
+{"type":"message","message":{...}}; a new reply's generation events follow it on every socket.
 """
 import asyncio
 import contextlib
@@ -15,7 +18,9 @@ from django.http import Http404
 from rest_framework import exceptions
 
 from chats.generations import aconversation_reply_start, generation_cancel, generation_event_batches
+from chats.live import conversation_group
 from chats.selectors import conversation_for_streaming, generation_get, running_generation_id
+from chats.tree import message_parent_get
 from chats.validation import AttachmentIdsField, validate_message_content
 from core import events
 from core.json_limits import decode_frame
@@ -44,6 +49,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.follow_task: asyncio.Task | None = None
         self.generation_id = None
+        self.live_tasks: dict[str, asyncio.Task] = {}
+        self.group = None
         self.user = self.scope.get("user")
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
@@ -55,10 +62,32 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             )
         except Http404:
             await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if self.channel_layer is not None:
+            self.group = conversation_group(self.conversation.pk)
+            await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def disconnect(self, code):
         # The reply goes on without us: only stop following it.
         await self._stop_following()
+        for task in list(self.live_tasks.values()):
+            task.cancel()
+        if self.group is not None:
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def conversation_message(self, event):
+        """A new message of this conversation (chats.live): shown, then its reply's events followed. The socket that
+        started that reply (it follows it already) gets its events, not these frames."""
+        generation_id = event.get("generation_id")
+        if generation_id and generation_id == str(self.generation_id or ""):
+            return
+        await self.send(text_data=json.dumps({"type": "message", "message": event["message"]},
+                                             separators=(",", ":")))
+        if generation_id and event["message"].get("role") == "assistant" and generation_id not in self.live_tasks:
+            task = asyncio.get_running_loop().create_task(self._relay(generation_id, 0))
+            self.live_tasks[generation_id] = task
+            task.add_done_callback(lambda _task, key=generation_id: self.live_tasks.pop(key, None))
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -84,7 +113,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # --- frames ---
 
     async def _send_message(self, frame: dict):
-        unknown = set(frame) - {"type", "content", "message", "model", "attachments"}
+        unknown = set(frame) - {"type", "content", "message", "model", "attachments", "parent_id"}
         if unknown:
             raise FrameError("unknown_field", f"Unknown fields: {', '.join(sorted(unknown))}.")
         content = frame.get("content", frame.get("message"))
@@ -104,10 +133,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             codes = exc.get_codes()
             raise FrameError(str(codes[0]) if isinstance(codes, list) and codes else "invalid_attachment",
                              _detail(exc))
+        extra = {}
+        if "parent_id" in frame:
+            extra["parent"] = await sync_to_async(message_parent_get)(
+                user=self.user, conversation=self.conversation, parent_id=frame["parent_id"])
         # An unusable model is a ProviderError from route resolution (invalid_model, unknown_provider, ...).
         generation = await aconversation_reply_start(user=self.user, conversation=self.conversation,
                                                      content=content, model=model.strip() or None,
-                                                     attachments=attachments)
+                                                     attachments=attachments, **extra)
         await self._follow(generation.pk, 0)
 
     async def _cancel(self, frame: dict):

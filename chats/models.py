@@ -68,16 +68,35 @@ class Message(models.Model):
     reply_to = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
     )
+    # The conversation tree (SPEC §8): the message this one follows (null for a first message). An assistant
+    # message's parent is the user message it answers (reply_to stays as its alias). Siblings share a parent;
+    # the selected one at every level, from the root down, is the conversation's current branch (chats.tree).
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
     selected = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [models.Index(fields=["conversation", "created_at"]), models.Index(fields=["parent", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+    def save(self, *args, **kwargs):
+        # Code that does not place a new message in the tree (compare, merges, older callers) still does: an answer
+        # follows the message it replies to, anything else the tip of the current branch. A new first message (an
+        # edit of the first one, an import) says so with `is_root = True`.
+        if self._state.adding and self.parent_id is None:
+            if self.reply_to_id is not None:
+                self.parent_id = self.reply_to_id
+            elif not getattr(self, "is_root", False):
+                from chats.tree import Tree
+
+                self.parent_id = Tree.of(self.conversation_id).tip()
+        super().save(*args, **kwargs)
 
 
 class GenerationStatus(models.TextChoices):
@@ -159,3 +178,19 @@ class Preset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConversationShare(models.Model):
+    """A read-only link to a conversation's current branch as it was when shared (chats.sharing)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shares")
+    token = models.CharField(max_length=64, unique=True)
+    # {"title", "messages": [{"role", "content", "model", "created_at"}]}: nothing else of the owner.
+    snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"share of {self.conversation_id}"

@@ -3,6 +3,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chats.models import Conversation, Message, MessageRole, Preset
+from chats.tree import BRANCH_TIP
 from core.exceptions import Conflict
 from core.rows import save_fields_or_404
 
@@ -56,16 +57,25 @@ def message_create(
     role: str = MessageRole.USER,
     model: str = "",
     attachments: list | None = None,
+    parent=BRANCH_TIP,
 ) -> Message:
     """Add a message; the conversation becomes the most recent and, if untitled, takes its first words.
-    `attachments` are Uploads (checked by uploads.selectors.attachments_for_message), linked to the message."""
+    `attachments` are Uploads (checked by uploads.selectors.attachments_for_message), linked to the message.
+    It follows the tip of the current branch, or `parent` (a Message, or None for a new first message) as an
+    edit does; either way it becomes the selected one of its siblings."""
+    from chats.tree import branch_tip, select_among_siblings
     from uploads.services import attachment_summary, uploads_attach
 
+    if parent is BRANCH_TIP:
+        parent = branch_tip(conversation_id=conversation.pk)
     uploads = attachments or []
-    message = Message.objects.create(
-        conversation=conversation, role=role, content=content, model=model,
+    message = Message(
+        conversation=conversation, role=role, content=content, model=model, parent=parent,
         attachments=[attachment_summary(upload) for upload in uploads],
     )
+    message.is_root = parent is None
+    message.save(force_insert=True)
+    select_among_siblings(message)
     uploads_attach(message=message, uploads=uploads)
     changes = {"updated_at": timezone.now()}
     if not conversation.title and role == MessageRole.USER and content.strip():

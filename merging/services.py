@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions
 
 from chats.models import Conversation, Message, MessageRole, MessageStatus
+from chats.tree import message_select as tree_select
 from core import events
 from core.dispatch import send_task
 from merging import broadcast, synthesis
@@ -510,6 +511,8 @@ def _write_conversation_result(job_id, parsed: list[ParsedMessage], raw: str, so
                     job=job, result_message=message, source_conversation_id=conversation_id,
                     source_message_id=match[1] if match and match[0] == conversation_id else None,
                 ))
+        for previous, message in zip(rows, rows[1:], strict=False):
+            message.parent = previous  # one branch, in answer order (chats.tree)
         Message.objects.bulk_create(rows)
         # One timestamp per message in answer order: the conversation reads back in the order merged.
         for index, message in enumerate(rows):
@@ -575,11 +578,12 @@ def message_select(*, owner, message_id) -> Message:
         )
         if message is None:
             raise exceptions.NotFound("Message not found.")
-        if message.role != MessageRole.ASSISTANT or message.reply_to_id is None:
-            raise InvalidRequest("Only an answer to a user message can be selected.", code="not_an_answer")
-        Message.objects.filter(reply_to_id=message.reply_to_id).exclude(pk=message.pk).update(selected=False)
-        if not message.selected:
-            message.selected = True
-            message.save(update_fields=["selected", "updated_at"])
-        Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
+        # The tree (SPEC §8, chats.tree): any answer, or a user message that has siblings (an edit), can be selected,
+        # and with it the branch below it.
+        has_siblings = Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id
+                                              ).exclude(pk=message.pk).exists()
+        if message.role != MessageRole.ASSISTANT and not has_siblings:
+            raise InvalidRequest("Only an answer, or a message with other versions, can be selected.",
+                                 code="not_an_answer")
+        tree_select(message=message)
     return message

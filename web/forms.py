@@ -67,3 +67,34 @@ class SignInForm(AuthenticationForm):
             if username and password and user_awaiting_approval(username=username, password=password):
                 raise forms.ValidationError(self.error_messages["pending_approval"], code="pending_approval")
             raise
+
+
+class PreferencesForm(forms.Form):
+    """The settings page's model and theme; the model is checked like the API checks one."""
+
+    default_model = forms.CharField(required=False, max_length=200, label="Default model",
+                                    help_text="provider/model-id: new chats start with it. Empty: the server's.")
+    theme = forms.ChoiceField(choices=[("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")],
+                              widget=forms.RadioSelect)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_default_model(self):
+        from rest_framework.exceptions import ValidationError
+
+        from chats.validation import validate_model_name
+
+        value = self.cleaned_data["default_model"].strip()
+        if not value:
+            return ""
+        try:
+            return validate_model_name(value, user_id=self.user.pk if self.user else None)
+        except ValidationError as exc:
+            detail = exc.detail[0] if isinstance(exc.detail, list) else exc.detail
+            raise forms.ValidationError(str(detail))
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="Export file", help_text="Parley's JSON export or ChatGPT's conversations.json.")

@@ -62,7 +62,10 @@ def conversation_page_data(*, conversation: Conversation) -> dict:
                 "latency_ms": m.latency_ms,
                 "ttft_ms": m.ttft_ms,
                 "reply_to": str(m.reply_to_id) if m.reply_to_id else None,
+                "parent_id": str(m.parent_id) if m.parent_id else None,
                 "selected": m.selected,
+                "finish_reason": m.finish_reason,
+                "fused": bool(((m.metadata or {}).get("merge") or {}).get("fused_from")),
                 "generation_id": str(generation.id) if generation else None,
                 # Only what the page shows; the rest of metadata (provider signatures…) stays on the server.
                 "citations": (m.metadata or {}).get("citations") or [],

@@ -13,9 +13,11 @@ urlpatterns = [
     path("compare/", views.compare, name="compare"),
     path("merge/", views.merge, name="merge"),
     path("presets/", views.presets, name="presets"),
+    path("settings/", views.account_settings, name="settings"),
     path("settings/keys/", views.keys, name="keys"),
     path("settings/tokens/", views.tokens, name="tokens"),
     path("usage/", usage_pages.usage_page, name="usage"),
     path("usage/users/", usage_pages.usage_admin_page, name="usage-admin"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+    path("s/<str:token>/", views.shared, name="shared"),
 ]

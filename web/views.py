@@ -2,32 +2,47 @@
 from functools import wraps
 
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.exceptions import APIException
 
-from accounts.selectors import admin_exists, api_token_list
-from accounts.services import api_token_create, api_token_revoke, user_sign_up
+from accounts.selectors import admin_exists, any_user_exists, api_token_list
+from accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    preferences_get,
+    preferences_update,
+    user_sign_up,
+)
+from chats.importers import InvalidImport, import_upload
 from chats.selectors import conversation_get, conversation_list, preset_list
+from chats.sharing import share_get
 from core.throttling import failed_login_throttles
 from merging.selectors import merge_job_list
 from providers.selectors import BUILTIN_PROVIDERS, custom_endpoint_list, provider_key_list
 from uploads.speech import live_origin, live_url, stt_configured
 from usage.selectors import conversation_totals
-from web.forms import ApiTokenForm, SignInForm, SignUpForm
+from web.forms import ApiTokenForm, ImportForm, PreferencesForm, SignInForm, SignUpForm
 from web.selectors import conversation_page_data, provider_configured
 from web.usage_pages import money
 
 PROVIDERS = list(BUILTIN_PROVIDERS)
+NEW_TOKEN_KEY = "parley:new-api-token"
+IMPORTED_KEY = "parley:imported"
 
 
 def _ui_config(request) -> dict:
     """Settings the page scripts need, passed through json_script (never secrets)."""
     return {
         "default_model": settings.PARLEY_DEFAULT_MODEL,
+        # The settings page's choice: new chats start with it (before the model last picked in this browser).
+        "user_default_model": preferences_get(user=request.user).default_model,
         "compare_models": list(settings.PARLEY_COMPARE_MODELS),
         "providers": PROVIDERS,
         "max_message_chars": settings.PARLEY_MAX_MESSAGE_CHARS,
@@ -70,12 +85,25 @@ def signup(request):
                   {"form": form, "first_account": first_account, "approval": mode == "approval"})
 
 
+def _fresh_server() -> bool:
+    try:
+        return not any_user_exists()
+    except DatabaseError:  # not migrated yet: the sign-in page still answers (and says what fails on use)
+        return False
+
+
 class SignInView(LoginView):
     """Django's login page, throttled: after PARLEY_LOGIN_ATTEMPTS failures for the account or from the address
     within the window, every attempt waits (429, Retry-After), the right password too."""
 
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def get(self, request, *args, **kwargs):
+        # A fresh server has nobody to sign in: its first page is the sign-up that makes the admin.
+        if settings.PARLEY_SIGNUP != "closed" and not request.user.is_authenticated and _fresh_server():
+            return redirect("signup")
+        return super().get(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
         counters = failed_login_throttles(request, request.POST.get("username", ""))
@@ -202,11 +230,13 @@ def keys(request):
 @require_http_methods(["GET", "POST"])
 def tokens(request):
     form = ApiTokenForm(request.POST or None)
-    new_token = None
     if request.method == "POST" and form.is_valid():
-        # Rendered in this response only: the raw token is never stored and never shown again.
-        _, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
-        form = ApiTokenForm()
+        # Redirect after POST (a reload must not make another token): the raw token waits in the session for the
+        # next page view only, which shows it once and forgets it; it is never stored with the token.
+        _, raw = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        request.session[NEW_TOKEN_KEY] = raw
+        return redirect("tokens")
+    new_token = request.session.pop(NEW_TOKEN_KEY, None) if request.method == "GET" else None
     response = render(
         request,
         "web/tokens.html",
@@ -227,3 +257,51 @@ def tokens(request):
 def token_revoke(request, token_id: int):
     api_token_revoke(user=request.user, token_id=token_id)
     return redirect("tokens")
+
+
+def shared(request, token: str):
+    """A shared conversation (chats.sharing): the snapshot taken when it was shared, read-only, for anyone."""
+    share = share_get(token=token)
+    response = render(request, "web/shared.html", {"snapshot": share.snapshot, "shared_at": share.created_at})
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request):
+    """Password, default model and theme, and importing conversations; every form redirects after its POST."""
+    preferences = preferences_get(user=request.user)
+    action = request.POST.get("action") if request.method == "POST" else None
+    password_form = PasswordChangeForm(request.user, request.POST if action == "password" else None)
+    password_form.fields["old_password"].widget.attrs.pop("autofocus", None)  # the page opens on its first card
+    preferences_form = PreferencesForm(
+        request.POST if action == "preferences" else None, user=request.user,
+        initial={"default_model": preferences.default_model, "theme": preferences.theme})
+    import_form = ImportForm(request.POST if action == "import" else None,
+                             request.FILES if action == "import" else None)
+    if action == "password" and password_form.is_valid():
+        password_form.save()
+        update_session_auth_hash(request, password_form.user)
+        messages.success(request, "Your password is changed.")
+        return redirect("settings")
+    if action == "preferences" and preferences_form.is_valid():
+        preferences_update(user=request.user, **preferences_form.cleaned_data)
+        messages.success(request, "Settings saved.")
+        return redirect("settings")
+    if action == "import" and import_form.is_valid():
+        try:
+            imported = import_upload(owner=request.user, upload=import_form.cleaned_data["file"])
+        except (InvalidImport, APIException) as exc:
+            import_form.add_error("file", str(exc.detail[0] if isinstance(exc.detail, list) else exc.detail))
+        else:
+            messages.success(request, f"Imported {len(imported)} conversation{'s' if len(imported) != 1 else ''}.")
+            request.session[IMPORTED_KEY] = [str(c.pk) for c in imported]
+            return redirect("settings")
+    imported_ids = request.session.pop(IMPORTED_KEY, []) if request.method == "GET" else []
+    return render(request, "web/settings.html", {
+        "section": "settings", "ui_config": _ui_config(request), "password_form": password_form,
+        "preferences_form": preferences_form, "import_form": import_form,
+        "imported": conversation_list(user=request.user).filter(pk__in=imported_ids),
+    }, status=400 if action and request.method == "POST" else 200)

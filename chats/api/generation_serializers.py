@@ -45,12 +45,22 @@ class CompletionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     model = serializers.CharField(required=False, allow_blank=True, max_length=300,
                                   help_text="`provider/model-id`; defaults to the conversation's model.")
     attachments = AttachmentIdsField()
+    parent_id = serializers.UUIDField(
+        required=False, allow_null=True,
+        help_text="Edit and resend: the new message goes under this message (null: a new first message), is "
+                  "selected, and is answered with the history up to it. Default: it follows the current branch.",
+    )
 
     def validate(self, attrs):
         if ("content" in attrs) == ("message" in attrs):
             raise serializers.ValidationError({"content": ["Give `content` (or `message`)."]}, code="required")
         attrs["content"] = validate_message_content(attrs.pop("message", None) or attrs.get("content", ""))
         return attrs
+
+
+class RegenerateRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    model = serializers.CharField(required=False, allow_blank=True, max_length=300,
+                                  help_text="`provider/model-id`; default: the regenerated reply's model.")
 
 
 class StatelessMessageSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from chats.api.generation_serializers import (
     CompletionRequestSerializer,
     GenerationSerializer,
+    RegenerateRequestSerializer,
     StatelessChatSerializer,
 )
 from chats.generations import (
@@ -28,6 +29,7 @@ from chats.generations import (
 )
 from chats.models import Generation
 from chats.selectors import conversation_for_streaming, generation_get, latest_generation, latest_user_message
+from chats.tree import check_continuable, check_regenerable, message_get, message_parent_get
 from core.db_workers import db_call
 from core.serializers import ErrorSerializer
 from core.sse import ping_seconds, sse_response
@@ -138,8 +140,79 @@ def _store_and_reply(loop, user, conversation_id, body):
     """One thread hop: the conversation, the validated body, the user message stored and the reply started."""
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     data = _validated(CompletionRequestSerializer, body, user)
+    extra = {}
+    if "parent_id" in data:
+        extra["parent"] = message_parent_get(user=user, conversation=conversation, parent_id=data["parent_id"])
     return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=None, content=data["content"],
-                               model=data.get("model") or None, attachments=data.get("attachments"))
+                               model=data.get("model") or None, attachments=data.get("attachments"), **extra)
+
+
+# --- the tree: regenerate, continue (SPEC §8) ------------------------------------------------------------------------
+
+
+class RegenerateSchema(APIView):
+    @extend_schema(
+        operation_id="message_regenerate", tags=["streaming"],
+        summary="Answer the same user message again, with a chosen model (SSE)",
+        description=(
+            "On an assistant message: a new sibling answer to the user message it answers, with `model` (default: "
+            "the original's), selected; it sees the history up to that user message. SSE like completions. 400 "
+            "`not_an_answer` for a user message, 404 for another user's, 409 while a reply streams there."
+        ),
+        request=RegenerateRequestSerializer, responses={(200, "text/event-stream"): SSE, **ERRORS},
+    )
+    def post(self, request, message_id):  # pragma: no cover - schema only
+        """Documentation only: the async view routed for this path serves it."""
+
+
+@documented_by(RegenerateSchema)
+@streaming_view(methods=("POST",))
+async def message_regenerate(request, user, message_id):
+    body = json_body(request)
+    loop = asyncio.get_running_loop()
+    note_server_loop(loop)
+    generation = await db_call(_regenerate, loop, user, message_id, body)
+    return _stream(generation.pk)
+
+
+def _regenerate(loop, user, message_id, body):
+    message = message_get(user=user, message_id=message_id)
+    data = _validated(RegenerateRequestSerializer, body, user)
+    question = check_regenerable(message)
+    return reply_start_in_loop(loop, user=user, conversation=message.conversation, reply_to=question, content=None,
+                               model=(data.get("model") or "").strip() or message.model or None)
+
+
+class ContinueSchema(APIView):
+    @extend_schema(
+        operation_id="message_continue", tags=["streaming"],
+        summary="Let a stopped reply go on from its text (SSE)",
+        description=(
+            "On a `cancelled` or `interrupted` reply, or one that ended at its length limit: the model goes on "
+            "from its text; the new events stream with the same `message_id` and the stored text becomes the old "
+            "followed by the new. 409 `not_continuable` for any other reply, 409 `conversation_busy` while a "
+            "reply streams there, 400 `not_an_answer` for a user message."
+        ),
+        request=None, responses={(200, "text/event-stream"): SSE, **ERRORS},
+    )
+    def post(self, request, message_id):  # pragma: no cover - schema only
+        """Documentation only: the async view routed for this path serves it."""
+
+
+@documented_by(ContinueSchema)
+@streaming_view(methods=("POST",))
+async def message_continue(request, user, message_id):
+    loop = asyncio.get_running_loop()
+    note_server_loop(loop)
+    generation = await db_call(_continue, loop, user, message_id)
+    return _stream(generation.pk)
+
+
+def _continue(loop, user, message_id):
+    message = message_get(user=user, message_id=message_id)
+    check_continuable(message)
+    return reply_start_in_loop(loop, user=user, conversation=message.conversation, reply_to=message.parent,
+                               content=None, model=message.model or None, continuation=message)
 
 
 # --- generations -----------------------------------------------------------------------------------------------------

@@ -29,6 +29,11 @@ _background_loop: asyncio.AbstractEventLoop | None = None
 _background_lock = threading.Lock()
 
 
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    """The server's event loop while it runs (None in a worker or a command)."""
+    return _main_loop if _main_loop is not None and _main_loop.is_running() else None
+
+
 def note_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Remember the server's event loop: generations started from sync code run there."""
     global _main_loop
@@ -93,6 +98,10 @@ def launch(run: Run, route, request) -> None:
 async def _drive(run: Run, route, request) -> None:
     """Read the provider stream into the run's events until it ends, fails or is stopped; store the end state."""
     reply = ReplyState(run.accepted_at)
+    # A continued reply (start.py) stores its earlier text followed by the new; only the new text is streamed.
+    before_content, before_reasoning = getattr(run, "text_before", ("", ""))
+    reply.content.extend([before_content] if before_content else [])
+    reply.reasoning.extend([before_reasoning] if before_reasoning else [])
     run.content, run.reasoning = reply.content, reply.reasoning
     run.emit(events.start(seq=1, generation_id=run.generation_id, message_id=run.message_id, model=run.model))
     status, error = await read_reply(reply, route, request, run.emit, lambda: run.seq + 1, lambda: run.stop_reason)

@@ -7,6 +7,7 @@ from chats.generations.planning import StartPlan, plan_start, store_start
 from chats.generations.running import launch, loop_for_sync_caller, note_server_loop
 from chats.generations.state import RUNS, Run
 from chats.models import Conversation, Generation, GenerationStatus, Message
+from chats.tree import BRANCH_TIP
 from core.db_workers import db_call
 from usage.services import usage_release
 
@@ -32,9 +33,11 @@ async def ageneration_start(*, user, conversation: Conversation, reply_to: Messa
 
 
 async def aconversation_reply_start(*, user, conversation: Conversation, content: str,
-                                    model: str | None = None, attachments: list | None = None) -> Generation:
+                                    model: str | None = None, attachments: list | None = None,
+                                    parent=BRANCH_TIP) -> Generation:
+    """`parent` (an edit): the new user message goes under that message (None: a new first message)."""
     return await _start_async(user=user, conversation=conversation, reply_to=None, content=content, model=model,
-                              group_id=None, attachments=attachments)
+                              group_id=None, attachments=attachments, parent=parent)
 
 
 def _start_sync(**kwargs) -> Generation:
@@ -59,7 +62,8 @@ async def _start_async(**kwargs) -> Generation:
 
 def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: Conversation,
                         reply_to: Message | None, content: str | None, model: str | None,
-                        group_id=None, attachments: list | None = None) -> Generation:
+                        group_id=None, attachments: list | None = None, parent=BRANCH_TIP,
+                        continuation: Message | None = None) -> Generation:
     """From a worker thread of `loop` (db_call, sync_to_async): start a reply whose provider call runs in `loop`.
     Views call it inside their own thread hop, so a request costs one hop.
 
@@ -67,7 +71,7 @@ def reply_start_in_loop(loop: asyncio.AbstractEventLoop, *, user, conversation: 
     transaction, so storing adds nothing to the time to first token. Events wait in memory until the rows exist.
     """
     plan = plan_start(user=user, conversation=conversation, reply_to=reply_to, content=content, model=model,
-                      group_id=group_id, attachments=attachments)
+                      group_id=group_id, attachments=attachments, parent=parent, continuation=continuation)
     run = _register(plan, loop)
     loop.call_soon_threadsafe(launch, run, plan.route, plan.request)
     try:
@@ -89,5 +93,8 @@ def _register(plan: StartPlan, loop: asyncio.AbstractEventLoop) -> Run:
         conversation_id=str(plan.conversation.pk), lock_key=str(plan.lock_key), model=plan.model, loop=loop,
         persister=persister_for(loop),
     )
+    if plan.continuation is not None:
+        # A continued reply stores its earlier text followed by the new (running.drive); only the new streams.
+        run.text_before = (plan.continuation.content, plan.continuation.reasoning)
     RUNS[run.generation_id] = run
     return run

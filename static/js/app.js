@@ -278,6 +278,47 @@
     if (e.target.closest("[data-open-nav]")) app.classList.add("nav-open");
     else if (e.target.closest("[data-close-nav]")) app.classList.remove("nav-open");
   });
+  const phone = () => window.matchMedia("(max-width: 800px)").matches;
+  document.addEventListener("keydown", (e) => {
+    const app = document.getElementById("app");
+    if (e.key !== "Escape" || !app || !app.classList.contains("nav-open") || document.querySelector("dialog[open]")) return;
+    app.classList.remove("nav-open");
+    const toggle = document.querySelector("[data-open-nav]");
+    if (toggle) toggle.focus();
+    e.stopImmediatePropagation();
+  }, true);
+  document.addEventListener("DOMContentLoaded", () => {
+    const app = document.getElementById("app");
+    // A search reloads the page with ?q=: on a phone, show its results in the drawer rather than hide them.
+    if (app && phone() && new URLSearchParams(location.search).get("q")) app.classList.add("nav-open");
+  });
+  // The skip link moves the focus itself (a fragment link only scrolls to a form field).
+  document.addEventListener("click", (e) => {
+    const skip = e.target.closest(".skip-link");
+    const target = skip && document.querySelector(skip.getAttribute("href"));
+    if (!target) return;
+    e.preventDefault();
+    target.focus();
+  });
+  // One tab stop per conversation: its link. Arrow right reaches rename and delete, F2 renames, Delete deletes.
+  document.addEventListener("keydown", (e) => {
+    const item = e.target.closest && e.target.closest(".conv-item");
+    if (!item) return;
+    const stops = [item.querySelector("a"), ...item.querySelectorAll(".conv-tools button")];
+    const at = stops.indexOf(e.target);
+    if (at < 0) return;
+    if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+      e.preventDefault();
+      const next = stops[Math.max(0, Math.min(stops.length - 1, at + (e.key === "ArrowRight" ? 1 : -1)))];
+      next.focus();
+    } else if (e.key === "F2" && at === 0) {
+      e.preventDefault();
+      item.querySelector("[data-rename]").click();
+    } else if (e.key === "Delete" && at === 0) {
+      e.preventDefault();
+      item.querySelector("[data-delete]").click();
+    }
+  });
 
   Parley.renameConversation = async function (id, title) {
     const data = await Parley.api("PATCH", `/api/v1/conversations/${id}/`, { title });
@@ -475,12 +516,38 @@
       const onInput = () => draw();
       q.addEventListener("input", onInput);
       provider.addEventListener("change", onInput);
+      // Enter picks the first match; pressed before the catalog has loaded, it waits for it (never the model
+      // that was chosen before). Arrow keys walk the list.
+      let loaded = false;
+      let pendingEnter = false;
+      const pickFirst = () => {
+        const first = list.querySelector(".model-option");
+        if (first) first.click();
+      };
       q.onkeydown = (e) => {
         if (e.key === "Enter") {
           e.preventDefault();
+          const typed = q.value.trim();
+          if (loaded || typed.includes("/")) pickFirst();
+          else {
+            pendingEnter = true;
+            status.textContent = "Loading the catalog… Enter picks the first match once it is here.";
+          }
+        } else if (e.key === "ArrowDown") {
+          e.preventDefault();
           const first = list.querySelector(".model-option");
-          if (first) first.click();
+          if (first) first.focus();
         }
+      };
+      list.onkeydown = (e) => {
+        const options = Array.from(list.querySelectorAll(".model-option"));
+        const at = options.indexOf(document.activeElement);
+        if (at < 0) return;
+        const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: options.length - 1 }[e.key];
+        if (to === undefined) return;
+        e.preventDefault();
+        if (to < 0) q.focus();
+        else if (options[Math.min(to, options.length - 1)]) options[Math.min(to, options.length - 1)].focus();
       };
       dialog.addEventListener(
         "close",
@@ -502,9 +569,16 @@
           if (slugs.length) {
             provider.replaceChildren(el("option", { value: "", text: "All providers" }), ...slugs.map((p) => el("option", { value: p, text: p })));
           }
+          loaded = true;
           draw();
+          if (pendingEnter) {
+            pendingEnter = false;
+            pickFirst();
+          }
         })
         .catch((err) => {
+          loaded = true;
+          pendingEnter = false;
           status.textContent = "The catalog could not be loaded (" + err.message + "). Type a model id such as openai/gpt-4o.";
         });
     });

@@ -19,7 +19,7 @@
   const chipLabel = document.getElementById("model-chip-label");
 
   // ---------- model and settings ----------
-  let model = (page && page.default_model) || localStorage.getItem("parley:model") || config.default_model || "";
+  let model = (page && page.default_model) || config.user_default_model || localStorage.getItem("parley:model") || config.default_model || "";
   let settings = { system_prompt: (page && page.system_prompt) || "", params: (page && page.params) || {} };
   function showModel() {
     chipLabel.textContent = model || "Choose a model";
@@ -190,22 +190,134 @@
       P.toast("Could not start the conversation: " + err.message);
     }
   }
-  if (mode === "new") return;
-
-  // ---------- thread rendering ----------
-  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
-  const toBottom = () => (scroller.scrollTop = scroller.scrollHeight);
-
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : null);
-  function userBubble(content, createdAt, attachments) {
-    return el("div", { class: "msg msg-user", title: when(createdAt) }, P.attachmentList(attachments),
-      el("div", { class: "msg-body", text: content }));
+  if (mode === "new") {
+    input.focus(); // a new chat starts in the composer
+    return;
   }
 
-  /** One assistant reply on screen; `update*` methods are called as events arrive. */
+  // ---------- the tree (SPEC §8): every message of the conversation, the branch shown is the selected path ----------
+  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+  const toBottom = () => (scroller.scrollTop = scroller.scrollHeight);
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : null);
+  const shortWhen = (iso) => (iso ? new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "");
+
+  /** Messages as the page and the API give them, normalised: citations and tool calls out of metadata, fused marked. */
+  function normalise(m) {
+    const meta = m.metadata || {};
+    return Object.assign({}, m, {
+      parent_id: m.parent_id === undefined ? m.reply_to || null : m.parent_id,
+      citations: m.citations || meta.citations || [],
+      tool_calls: m.tool_calls || meta.tool_calls || [],
+      fused: m.fused !== undefined ? m.fused : !!(meta.merge && meta.merge.fused_from),
+    });
+  }
+  const all = new Map(); // id -> message, creation order
+  function load(list) {
+    all.clear();
+    for (const m of list) all.set(m.id, normalise(m));
+  }
+  function childrenOf(parentId) {
+    const found = [];
+    for (const m of all.values()) if ((m.parent_id || null) === (parentId || null)) found.push(m);
+    return found;
+  }
+  /** The current branch: the selected child at each level (the first marked, else the newest), as the server reads it. */
+  function branch() {
+    const path = [];
+    let kids = childrenOf(null);
+    while (kids.length) {
+      const chosen = kids.find((m) => m.selected) || kids[kids.length - 1];
+      path.push(chosen);
+      kids = childrenOf(chosen.id);
+    }
+    return path;
+  }
+  async function fetchTree() {
+    let url = `/api/v1/conversations/${conversationId}/messages/?tree=1&page_size=200`;
+    const rows = [];
+    while (url) {
+      const page = await P.api("GET", url);
+      rows.push(...P.results(page));
+      url = page.next ? new URL(page.next, location.href).pathname + new URL(page.next, location.href).search : null;
+    }
+    return rows;
+  }
+  let reloadWanted = false;
+  async function reload() {
+    if (current) {
+      reloadWanted = true; // after the reply that streams now
+      return;
+    }
+    try {
+      load(await fetchTree());
+    } catch (err) {
+      P.toast("Could not refresh the conversation: " + err.message);
+      return;
+    }
+    const stick = nearBottom();
+    drawThread();
+    if (stick) toBottom();
+  }
+
+  function switcher(m) {
+    const siblings = childrenOf(m.parent_id);
+    if (siblings.length < 2) return null;
+    const index = siblings.indexOf(m);
+    const label = (s) => {
+      const who = s.role === "assistant" ? s.model || "answer" : "version";
+      return `${who} · ${shortWhen(s.created_at)}${s.fused ? " · fused" : ""}`;
+    };
+    const go = (to) => async () => {
+      const target = siblings[to];
+      if (!target || busy) return;
+      try {
+        await P.api("POST", `/api/v1/messages/${target.id}/select/`, {});
+      } catch (err) {
+        P.toast("Could not switch: " + err.message);
+        return;
+      }
+      siblings.forEach((s) => (s.selected = s === target));
+      drawThread();
+      const again = messagesEl.querySelector(`[data-message-id="${target.id}"] .switcher [data-next]`);
+      if (again) again.focus();
+    };
+    return el("div", { class: "switcher", role: "group", "aria-label": "Versions of this message" },
+      el("button", { type: "button", class: "btn btn-ghost btn-sm", "data-prev": "", "aria-label": "Previous version", disabled: index === 0, onclick: go(index - 1), text: "‹" }),
+      el("span", { class: "switcher-count", text: `${index + 1}/${siblings.length}` }),
+      el("button", { type: "button", class: "btn btn-ghost btn-sm", "data-next": "", "aria-label": "Next version", disabled: index === siblings.length - 1, onclick: go(index + 1), text: "›" }),
+      el("span", { class: "switcher-label faint", text: label(m) }),
+      m.fused ? el("span", { class: "badge badge-accent", text: "fused" }) : null);
+  }
+
+  function actionButton(name, text, title, iconName) {
+    const attrs = { type: "button", class: "btn btn-ghost btn-sm", title };
+    attrs["data-" + name] = "";
+    return el("button", attrs, iconName ? icon(iconName) : null, text);
+  }
+
+  function userBubble(m) {
+    const node = el("div", { class: "msg msg-user", "data-message-id": m.id || "", title: when(m.created_at) });
+    const body = el("div", { class: "msg-body", text: m.content });
+    const shownFiles = P.attachmentList(m.attachments);
+    if (shownFiles) node.append(shownFiles);
+    node.append(body);
+    if (m.id) {
+      const tools = el("div", { class: "msg-meta msg-user-meta" });
+      const sw = switcher(m);
+      if (sw) tools.append(sw);
+      tools.append(el("span", { class: "msg-actions" },
+        actionButton("edit", "Edit", "Edit and send again"),
+        actionButton("copy", "Copy", "Copy the message"),
+        actionButton("delete", "Delete", "Delete this message and what follows it")));
+      node.append(tools);
+    }
+    return node;
+  }
+
+  /** One assistant reply on screen; `schedule` redraws it as events arrive. */
   class Reply {
     constructor(data) {
-      this.data = Object.assign({ content: "", reasoning: "", usage: {}, status: "streaming", citations: [], tool_calls: [] }, data);
+      this.data = P.replyState(data);
       this.node = el("div", { class: "msg msg-assistant", "data-message-id": this.data.id || "", title: when(this.data.created_at) });
       this.head = el("div", { class: "msg-head" });
       this.modelName = el("span", { class: "model-name" });
@@ -227,6 +339,7 @@
     setId(id) {
       this.data.id = id;
       this.node.dataset.messageId = id;
+      replies.set(id, this);
     }
     schedule() {
       if (this.pending) return;
@@ -252,7 +365,7 @@
         P.renderMarkdown(this.reasoningBody, d.reasoning);
       } else this.reasoning.hidden = true;
       const labels = { cancelled: ["Stopped", "badge-warn"], failed: ["Failed", "badge-danger"], interrupted: ["Interrupted", "badge-warn"] };
-      const label = labels[d.status];
+      const label = labels[d.status] || (d.finish_reason === "length" && !streaming ? ["Cut off", "badge-warn"] : null);
       this.badge.hidden = !label;
       if (label) {
         this.badge.textContent = label[0];
@@ -293,10 +406,9 @@
         return;
       }
       this.errorBox.hidden = false;
-      const text = el("span", { class: "grow", text: d.error });
-      const children = [icon("x"), text];
-      if (d.status === "failed" || d.status === "interrupted") {
-        children.push(el("button", { type: "button", class: "btn btn-sm", "data-retry": "" }, icon("retry"), "Retry"));
+      const children = [icon("x"), el("span", { class: "grow", text: d.error })];
+      if (d.id && (d.status === "failed" || d.status === "interrupted")) {
+        children.push(el("button", { type: "button", class: "btn btn-sm", "data-retry": "", title: "Try again with the model chosen below" }, icon("retry"), "Retry"));
       }
       this.errorBox.replaceChildren(...children);
     }
@@ -312,304 +424,138 @@
       if (cost) parts.push(cost);
       if (d.ttft_ms != null) parts.push("first token " + P.fmtMs(d.ttft_ms));
       if (d.latency_ms != null) parts.push("total " + P.fmtMs(d.latency_ms));
-      const items = parts.map((p) => el("span", { text: p }));
-      if (d.status !== "streaming" && d.content) {
-        items.push(
-          el("span", { class: "msg-actions" },
-            el("button", { type: "button", class: "btn btn-ghost btn-sm", "data-copy": "", title: "Copy the answer" }, "Copy"),
-            el("button", { type: "button", class: "btn btn-ghost btn-sm", "data-regenerate": "", title: "Ask again for another answer" }, icon("retry"), "Regenerate"))
-        );
+      const items = [];
+      const sw = d.id && all.has(d.id) ? switcher(all.get(d.id)) : null;
+      if (sw) items.push(sw);
+      items.push(...parts.map((p) => el("span", { text: p })));
+      if (d.status !== "streaming" && d.id) {
+        const actions = el("span", { class: "msg-actions" });
+        if (d.content) actions.append(actionButton("copy", "Copy", "Copy the answer"));
+        if (d.status === "cancelled" || d.status === "interrupted" || d.finish_reason === "length") {
+          actions.append(actionButton("continue", "Continue", "Let the reply go on from where it stopped"));
+        }
+        actions.append(actionButton("regenerate", "Regenerate", "Answer again with the same model", "retry"),
+          el("button", { type: "button", class: "btn btn-ghost btn-sm", "data-regenerate-with": "", title: "Answer again with another model", "aria-label": "Answer again with another model", "aria-haspopup": "dialog", text: "▾" }),
+          actionButton("delete", "Delete", "Delete this reply and what follows it"));
+        items.push(actions);
       }
       this.meta.replaceChildren(...items);
       this.meta.hidden = !items.length;
     }
   }
 
-  const replies = new Map(); // message id -> Reply
-  const messageList = (page && page.messages) || [];
+  const replies = new Map(); // message id -> Reply on screen
+  load((page && page.messages) || []);
 
   function drawThread() {
     messagesEl.replaceChildren();
     replies.clear();
-    // Compare siblings (replies to the same user message): show the selected one with a switcher.
-    const siblings = new Map();
-    for (const m of messageList) {
-      if (m.role === "assistant" && m.reply_to) {
-        if (!siblings.has(m.reply_to)) siblings.set(m.reply_to, []);
-        siblings.get(m.reply_to).push(m);
-      }
-    }
-    for (const m of messageList) {
-      if (m.role === "user") messagesEl.append(userBubble(m.content, m.created_at, m.attachments));
+    for (const m of branch()) {
+      if (m.role === "user") messagesEl.append(userBubble(m));
       else if (m.role === "assistant") {
-        const group = m.reply_to ? siblings.get(m.reply_to) : null;
-        if (group && group.length > 1) {
-          const shown = group.find((s) => s.selected) || group[0];
-          if (m !== shown) continue;
-          const reply = new Reply(m);
-          replies.set(m.id, reply);
-          reply.node.prepend(siblingSwitcher(group, m));
-          messagesEl.append(reply.node);
-        } else {
-          const reply = new Reply(m);
-          replies.set(m.id, reply);
-          messagesEl.append(reply.node);
-        }
+        const reply = new Reply(m);
+        replies.set(m.id, reply);
+        messagesEl.append(reply.node);
       } else if (m.role === "system" && m.content) {
         messagesEl.append(el("div", { class: "notice" }, el("div", { class: "faint", text: "System: " + m.content })));
       }
     }
   }
-
-  function siblingSwitcher(group, current) {
-    const bar = el("div", { class: "siblings", role: "tablist", "aria-label": "Answers from different models" },
-      el("span", { class: "faint", text: group.length + " answers:" }));
-    for (const s of group) {
-      bar.append(
-        el("button", {
-          type: "button",
-          class: s === current ? "on" : "",
-          role: "tab",
-          "aria-selected": s === current ? "true" : "false",
-          text: s.model || "answer",
-          onclick: async () => {
-            if (s === current) return;
-            try {
-              await selectSibling(s.id);
-            } catch (err) {
-              P.toast("Could not switch answers: " + err.message);
-              return;
-            }
-            group.forEach((g) => (g.selected = g === s));
-            drawThread();
-          },
-        })
-      );
-    }
-    return bar;
+  /** Remove a message's node and everything after it (a new branch replaces them). */
+  function cutFrom(node) {
+    while (node && node.nextSibling) node.nextSibling.remove();
+    if (node) node.remove();
   }
 
-  async function selectSibling(messageId) {
-    return P.api("POST", `/api/v1/messages/${messageId}/select/`, {});
-  }
-
-  // ---------- streaming transport ----------
-  /** Streams one conversation's replies: WebSocket first, SSE when the socket cannot be used. */
-  class ConversationStream {
-    constructor(id, onEvent) {
-      this.id = id;
-      this.onEvent = onEvent;
-      this.ws = null;
-      this.wsReady = null;
-      this.wsFailed = false;
-      this.generation = null; // {id, lastSeq}
-      this.abort = null;
-      this.retries = 0;
-    }
-    connect() {
-      if (this.wsFailed || !("WebSocket" in window)) return Promise.resolve(false);
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) return Promise.resolve(true);
-      if (this.wsReady) return this.wsReady;
-      const proto = location.protocol === "https:" ? "wss" : "ws";
-      this.wsReady = new Promise((resolve) => {
-        let opened = false;
-        const ws = new WebSocket(`${proto}://${location.host}/ws/conversations/${this.id}/`);
-        const timer = setTimeout(() => !opened && ws.close(), 5000);
-        ws.onopen = () => {
-          opened = true;
-          clearTimeout(timer);
-          this.ws = ws;
-          this.retries = 0;
-          resolve(true);
-        };
-        ws.onmessage = (msg) => {
-          let evt;
-          try {
-            evt = JSON.parse(msg.data);
-          } catch (e) {
-            return;
-          }
-          this.handle(evt);
-        };
-        ws.onclose = () => {
-          clearTimeout(timer);
-          this.ws = null;
-          this.wsReady = null;
-          if (!opened) {
-            this.wsFailed = true;
-            resolve(false);
-            return;
-          }
-          // The generation goes on without us: reconnect and resume from the last event we saw;
-          // after a few failed tries, follow it over SSE instead.
-          if (this.retries >= 4) this.wsFailed = true;
-          if (this.generation && !this.generation.done) {
-            const delay = Math.min(4000, 300 * 2 ** this.retries++);
-            setTimeout(() => this.resume(this.generation.id, this.generation.lastSeq), delay);
-          }
-        };
-      });
-      return this.wsReady;
-    }
-    handle(evt) {
-      if (!evt || typeof evt !== "object") return;
-      if (evt.type === "error" && evt.seq === undefined && !evt.local) {
-        // A refused frame (bad model, another reply running…): the reply it asked for never starts.
-        if (this.awaitingStart) {
-          this.awaitingStart = false;
-          this.onEvent(evt);
-          this.onEvent({ type: "done", status: "failed", local: true });
-        } else P.toast(evt.message || evt.code);
-        return;
-      }
-      if (typeof evt.seq === "number") this.awaitingStart = false;
-      if (evt.type === "start" && evt.generation_id) {
-        this.generation = { id: evt.generation_id, lastSeq: evt.seq || 0, done: false };
-      } else if (this.generation && typeof evt.seq === "number") {
-        if (evt.generation_id && evt.generation_id !== this.generation.id) return this.onEvent(evt);
-        if (evt.seq <= this.generation.lastSeq) return; // a replayed event we already have
-        this.generation.lastSeq = evt.seq;
-      }
-      if (evt.type === "done" && this.generation) this.generation.done = true;
-      this.onEvent(evt);
-    }
-    async send(content, chosenModel, attachments) {
-      this.generation = null;
-      this.awaitingStart = true;
-      const frame = { content, model: chosenModel, attachments: attachments || [] };
-      if (await this.connect()) {
-        this.ws.send(JSON.stringify(Object.assign({ type: "send" }, frame)));
-        return;
-      }
-      await this.sse(`/api/v1/conversations/${this.id}/completions/`, "POST", frame);
-    }
-    async resume(generationId, after) {
-      this.generation = { id: generationId, lastSeq: after || 0, done: false };
-      this.awaitingStart = true;
-      if (await this.connect()) {
-        this.ws.send(JSON.stringify({ type: "resume", generation_id: generationId, after: after || 0 }));
-        return;
-      }
-      await this.sse(`/api/v1/generations/${generationId}/stream/?after=${after || 0}`, "GET");
-    }
-    async retry(chosenModel) {
-      this.generation = null;
-      const q = chosenModel ? "?model=" + encodeURIComponent(chosenModel) : "";
-      await this.sse(`/api/v1/conversations/${this.id}/stream/${q}`, "GET");
-    }
-    async sse(url, method, body) {
-      this.abort = new AbortController();
-      try {
-        await P.streamSSE(url, { method, body, signal: this.abort.signal, onEvent: (e) => this.handle(e) });
-      } catch (err) {
-        if (err.name === "AbortError") return;
-        this.onEvent({ type: "error", code: err.code || "request_failed", message: err.message, retryable: true, local: true });
-        this.onEvent({ type: "done", status: "failed", local: true });
-      }
-    }
-    async cancel() {
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-        this.ws.send(JSON.stringify({ type: "cancel" }));
-        return;
-      }
-      if (this.generation) {
-        try {
-          await P.api("POST", `/api/v1/generations/${this.generation.id}/cancel/`, {});
-        } catch (err) {
-          P.toast("Could not stop: " + err.message);
-        }
-      }
-    }
-  }
-
+  // ---------- streaming ----------
   let current = null; // the Reply being streamed
+  let answering; // the user message a regenerate answers again, until its reply starts
   let replaceOnReplay = false;
-  // A send the server has not accepted yet: refused for its attachments, it goes back into the composer.
+  // A send the server has not accepted yet: if it is refused (provider not configured, bad attachment, busy…),
+  // what was typed goes back into the composer; nothing of it was stored.
   let unconfirmed = null;
-  const ATTACHMENT_REFUSALS = new Set(["unsupported_attachment", "invalid_attachment", "attachment_in_use"]);
-  const stream = new ConversationStream(conversationId, (evt) => {
-    if (unconfirmed && evt.type === "error" && ATTACHMENT_REFUSALS.has(evt.code)) {
-      const refused = unconfirmed;
-      unconfirmed = null;
-      refused.bubble.remove();
-      if (current) current.node.remove();
-      current = null;
-      setBusy(false);
+  function refuse(evt) {
+    const refused = unconfirmed;
+    unconfirmed = null;
+    answering = undefined;
+    if (refused.bubble) refused.bubble.remove();
+    if (current && current.node && !current.data.id) current.node.remove();
+    current = null;
+    setBusy(false);
+    if (refused.content !== undefined) {
       if (!input.value.trim()) input.value = refused.content;
       autosize();
-      files.restore(refused.taken);
-      P.toast(evt.message || evt.code);
-      input.focus();
+      files.restore(refused.taken || []);
+    }
+    if (refused.restore) refused.restore();
+    P.toast(evt.message || evt.code || "Not sent");
+    input.focus();
+  }
+  const stream = new P.ConversationStream(conversationId, (evt) => {
+    if (evt.type === "message") return onNewMessage(evt.message);
+    if (unconfirmed && evt.type === "error" && (evt.refused || evt.seq === undefined)) return refuse(evt);
+    if (unconfirmed && evt.type === "done" && evt.refused) return;
+    if (evt.type === "start") unconfirmed = null;
+    if (evt.type === "start") {
+      // The reply may already be on screen: a continued one, or one announced by a `message` frame.
+      const shown = evt.message_id && replies.get(evt.message_id);
+      if (shown && shown !== current) {
+        if (current && !current.data.id) current.node.remove();
+        current = shown;
+      }
+      if (!current) {
+        current = new Reply({ status: "streaming", model: evt.model });
+        messagesEl.append(current.node);
+      }
+      if (evt.message_id && current.data.id !== evt.message_id) current.setId(evt.message_id);
+      if (evt.message_id && answering !== undefined && !all.has(evt.message_id)) {
+        // A regenerated answer joins its siblings at once: the switcher shows while it streams.
+        const fresh = normalise({ id: evt.message_id, role: "assistant", parent_id: answering, model: evt.model, selected: true,
+          status: "streaming", content: "", created_at: new Date().toISOString() });
+        for (const s of childrenOf(answering)) s.selected = false;
+        all.set(fresh.id, fresh);
+      }
+      answering = undefined;
+      setBusy(true);
+    }
+    if (!current) return;
+    const d = current.data;
+    if (replaceOnReplay && (evt.type === "content" || evt.type === "reasoning")) {
+      d.content = "";
+      d.reasoning = "";
+      replaceOnReplay = false;
+    }
+    if (!P.reduceReply(d, evt)) return;
+    if (evt.type !== "done") {
+      current.schedule();
       return;
     }
-    if (evt.type === "start") unconfirmed = null;
-    if (!current) {
-      if (evt.type !== "start") return;
-      current = new Reply({ status: "streaming", model: evt.model });
-      messagesEl.append(current.node);
-    }
-    const d = current.data;
-    switch (evt.type) {
-      case "start":
-        if (evt.message_id) {
-          current.setId(evt.message_id);
-          replies.set(evt.message_id, current);
-        }
-        if (evt.model) d.model = evt.model;
-        d.status = "streaming";
-        setBusy(true);
-        break;
-      case "content":
-        if (replaceOnReplay) {
-          d.content = "";
-          replaceOnReplay = false;
-        }
-        d.content += evt.content || "";
-        break;
-      case "reasoning":
-        if (replaceOnReplay) {
-          d.content = "";
-          d.reasoning = "";
-          replaceOnReplay = false;
-        }
-        d.reasoning += evt.reasoning || "";
-        break;
-      case "citations":
-        d.citations = evt.citations || [];
-        break;
-      case "tool_call":
-        d.tool_calls = (d.tool_calls || []).filter((c) => c.id !== evt.id).concat([{ id: evt.id, name: evt.name, arguments: evt.arguments }]);
-        break;
-      case "usage":
-        d.usage = Object.assign({}, d.usage, evt);
-        if (evt.cost != null) d.cost = evt.cost;
-        break;
-      case "error":
-        d.error = evt.message || evt.code || "The provider failed";
-        d.error_code = evt.code;
-        break;
-      case "done":
-        d.status = evt.status || "complete";
-        if (evt.latency_ms != null) d.latency_ms = evt.latency_ms;
-        if (evt.ttft_ms != null) d.ttft_ms = evt.ttft_ms;
-        if (evt.message_id && !d.id) current.setId(evt.message_id);
-        if (d.status === "cancelled" && !d.error) d.error = "";
-        current.render();
-        if (nearBottom()) toBottom();
-        current = null;
-        replaceOnReplay = false;
-        setBusy(false);
-        input.focus();
-        return;
-      default:
-        return;
-    }
-    current.schedule();
+    if (d.status === "cancelled" && !d.error) d.error = "";
+    if (d.id && all.has(d.id)) Object.assign(all.get(d.id), d);
+    current.render();
+    if (nearBottom()) toBottom();
+    current = null;
+    replaceOnReplay = false;
+    setBusy(false);
+    reloadWanted = false;
+    reload();
   });
 
-  function sendMessage(content, taken, shownAttachments) {
+  /** A message announced on the socket (this conversation, from another tab, device or API client). */
+  function onNewMessage(m) {
+    if (!m || !m.id) return;
+    const known = all.has(m.id);
+    all.set(m.id, Object.assign(all.get(m.id) || {}, normalise(m)));
+    if (m.selected) for (const s of childrenOf(m.parent_id)) s.selected = s.id === m.id;
+    if (known || current) return; // shown already, or drawn once the reply that streams now is over
+    const stick = nearBottom();
+    drawThread();
+    if (stick || m.role === "user") toBottom();
+  }
+
+  function sendMessage(content, taken, shownAttachments, parentId) {
     taken = taken || [];
-    const bubble = userBubble(content, null, shownAttachments || files.shown(taken));
+    const bubble = userBubble({ content, attachments: shownAttachments || files.shown(taken) });
     messagesEl.append(bubble);
     unconfirmed = { content, taken, bubble };
     current = new Reply({ status: "streaming", model });
@@ -617,29 +563,103 @@
     toBottom();
     setBusy(true);
     const ids = shownAttachments ? shownAttachments.map((a) => a.id) : files.ids(taken);
-    stream.send(content, model, ids).catch((err) => {
-      stream.onEvent({ type: "error", message: err.message });
-      stream.onEvent({ type: "done", status: "failed" });
+    stream.send(content, model, ids, parentId).catch((err) => {
+      stream.onEvent({ type: "error", message: err.message, refused: true });
     });
   }
 
-  messagesEl.addEventListener("click", (e) => {
-    const copy = e.target.closest("[data-copy]");
-    if (copy) {
-      const reply = replies.get(copy.closest(".msg-assistant").dataset.messageId);
-      if (reply && navigator.clipboard) navigator.clipboard.writeText(reply.data.content).then(() => P.toast("Copied"));
+  /** Regenerate a reply (with `chosen` model), or continue a stopped one: both stream over REST, the socket hears too. */
+  function restart(reply, kind, chosen) {
+    const id = reply.data.id;
+    if (kind === "continue") {
+      current = reply;
+      reply.data.status = "streaming";
+      reply.render();
+      unconfirmed = { restore: () => reload() };
+      setBusy(true);
+      stream.post(`/api/v1/messages/${id}/continue/`);
       return;
     }
-    const btn = e.target.closest("[data-retry], [data-regenerate]");
-    if (!btn || busy) return;
-    const node = btn.closest(".msg-assistant");
-    const failed = node && replies.get(node.dataset.messageId);
-    const retryModel = (failed && failed.data.model) || model;
-    current = new Reply({ status: "streaming", model: retryModel });
-    messagesEl.append(current.node);
-    toBottom();
+    answering = all.has(id) ? all.get(id).parent_id : undefined;
+    const placeholderAt = reply.node;
+    current = new Reply({ status: "streaming", model: chosen || reply.data.model });
+    placeholderAt.before(current.node);
+    const kept = reply.node;
+    cutFrom(kept);
+    unconfirmed = { restore: () => reload() };
     setBusy(true);
-    stream.retry(retryModel);
+    toBottom();
+    stream.post(`/api/v1/messages/${id}/regenerate/`, chosen ? { model: chosen } : {});
+  }
+
+  function editInPlace(node, m) {
+    const box = el("textarea", { class: "input edit-input", rows: 3, "aria-label": "Edit your message" });
+    box.value = m.content;
+    const save = el("button", { type: "submit", class: "btn btn-primary btn-sm", text: "Save & send" });
+    const cancel = el("button", { type: "button", class: "btn btn-sm", text: "Cancel" });
+    const editor = el("form", { class: "msg msg-user msg-editing", "data-message-id": m.id }, box,
+      el("div", { class: "edit-actions" }, cancel, save));
+    node.replaceWith(editor);
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+    cancel.addEventListener("click", () => editor.replaceWith(node));
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        editor.replaceWith(node);
+      } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        editor.requestSubmit();
+      }
+    });
+    editor.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const content = box.value.trim();
+      if (!content || busy) return;
+      if (!model) {
+        P.toast("Choose a model first");
+        return;
+      }
+      cutFrom(editor);
+      sendMessage(content, [], m.attachments && m.attachments.length ? m.attachments : [], m.parent_id || null);
+      unconfirmed.content = undefined; // a refused edit keeps the original; nothing to put back in the composer
+      unconfirmed.restore = () => reload();
+    });
+  }
+
+  messagesEl.addEventListener("click", async (e) => {
+    const node = e.target.closest(".msg");
+    const id = node && node.dataset.messageId;
+    const m = id && all.get(id);
+    const reply = id && replies.get(id);
+    if (e.target.closest("[data-copy]")) {
+      const text = reply ? reply.data.content : m && m.content;
+      if (text && navigator.clipboard) navigator.clipboard.writeText(text).then(() => P.toast("Copied"));
+      return;
+    }
+    if (!m || busy) return;
+    if (e.target.closest("[data-edit]")) return editInPlace(node, m);
+    if (e.target.closest("[data-delete]")) {
+      const below = m.role === "user" ? "this message, its replies and everything after them" : "this reply and everything after it";
+      if (!window.confirm(`Delete ${below}? This cannot be undone.`)) return;
+      try {
+        await P.api("DELETE", `/api/v1/messages/${id}/`);
+      } catch (err) {
+        P.toast("Could not delete: " + err.message);
+        return;
+      }
+      P.toast("Deleted");
+      return reload();
+    }
+    if (!reply) return;
+    if (e.target.closest("[data-retry]")) return restart(reply, "regenerate", model || reply.data.model);
+    if (e.target.closest("[data-regenerate]")) return restart(reply, "regenerate", reply.data.model || model);
+    if (e.target.closest("[data-continue]")) return restart(reply, "continue");
+    if (e.target.closest("[data-regenerate-with]")) {
+      const picked = await P.pickModels({ multi: false, selected: reply.data.model ? [reply.data.model] : [] });
+      if (picked) restart(reply, "regenerate", picked[0]);
+    }
   });
 
   document.addEventListener("parley:renamed", (e) => {
@@ -662,10 +682,37 @@
     });
   }
 
+  // ---------- export and share ----------
+  const exportMenu = document.getElementById("conv-export");
+  if (exportMenu) {
+    exportMenu.addEventListener("click", async (e) => {
+      const share = e.target.closest("[data-share]");
+      const unshare = e.target.closest("[data-unshare]");
+      if (!share && !unshare) return;
+      try {
+        if (share) {
+          const link = await P.api("POST", `/api/v1/conversations/${conversationId}/share/`, {});
+          const out = document.getElementById("share-url");
+          out.value = link.url;
+          out.hidden = false;
+          out.select();
+          if (navigator.clipboard) navigator.clipboard.writeText(link.url).catch(() => {});
+          P.toast("Share link ready: anyone with it sees this branch as it is now");
+        } else {
+          await P.api("DELETE", `/api/v1/conversations/${conversationId}/share/`);
+          document.getElementById("share-url").hidden = true;
+          P.toast("Share link revoked");
+        }
+      } catch (err) {
+        P.toast((share ? "Could not share: " : "Could not revoke: ") + err.message);
+      }
+    });
+  }
+
   // ---------- start-up: draw, resume a running reply, or send the message handed over by "New chat" ----------
   drawThread();
   toBottom();
-  const running = messageList.filter((m) => m.role === "assistant" && m.status === "streaming" && m.generation_id);
+  const running = branch().filter((m) => m.role === "assistant" && m.status === "streaming" && m.generation_id);
   const last = running[running.length - 1];
   if (last) {
     current = replies.get(last.id);

@@ -40,19 +40,20 @@
   });
 
   function makeColumn(model) {
-    const col = { model, content: "", reasoning: "", status: "waiting", usage: {}, messageId: null, pending: false };
+    // The column's reply state is the shared reducer's (static/js/stream.js), plus its elements.
+    const col = P.replyState({ model, status: "waiting", messageId: null, pending: false });
     col.badge = el("span", { class: "badge", text: "waiting" });
     col.body = el("div", { class: "answer md" }, el("span", { class: "typing" }, el("i"), el("i"), el("i")));
     col.reasoningBox = el("details", { class: "reasoning", hidden: true }, el("summary", { text: "Reasoning" }));
     col.reasoningBody = el("div", { class: "reasoning-body md" });
     col.reasoningBox.append(col.reasoningBody);
-    col.error = el("div", { class: "msg-error", hidden: true });
+    col.errorBox = el("div", { class: "msg-error", hidden: true });
     col.stats = el("div", { class: "grow" });
     col.pick = el("button", { type: "button", class: "btn btn-sm", disabled: true, text: "Continue with this" });
     col.pick.addEventListener("click", () => pickAnswer(col));
     col.node = el("section", { class: "column", "data-model": model, "aria-label": model },
       el("header", { class: "column-head" }, icon("cpu"), el("span", { class: "model-name", text: model, title: model }), col.badge),
-      el("div", { class: "column-body" }, col.reasoningBox, col.body, col.error),
+      el("div", { class: "column-body" }, col.reasoningBox, col.body, col.errorBox),
       el("footer", { class: "column-foot" }, col.stats, col.pick));
     return col;
   }
@@ -86,46 +87,28 @@
     });
   }
 
+  // Replayed or repeated events are dropped, and a dropped stream is resumed per generation (stream.js).
+  let tracker = new P.GenerationTracker();
+  const byGeneration = new Map(); // generation id -> column
   function onEvent(evt) {
     if (evt.conversation_id) conversationId = evt.conversation_id;
-    const col = evt.model ? columns.get(evt.model) : null;
-    if (!col) return;
+    const col = evt.model ? columns.get(evt.model) : byGeneration.get(evt.generation_id);
+    if (!col || !tracker.accept(evt)) return;
     if (evt.message_id) col.messageId = evt.message_id;
-    switch (evt.type) {
-      case "start":
-        col.status = "streaming";
-        setBadge(col, "streaming", "badge-accent");
-        break;
-      case "content":
-        if (col.status === "waiting") {
-          col.status = "streaming";
-          setBadge(col, "streaming", "badge-accent");
-        }
-        col.content += evt.content || "";
-        break;
-      case "reasoning":
-        col.reasoning += evt.reasoning || "";
-        break;
-      case "usage":
-        col.usage = Object.assign({}, col.usage, evt);
-        break;
-      case "error":
-        col.errorText = evt.message || evt.code || "failed";
-        col.error.hidden = false;
-        col.error.replaceChildren(icon("x"), el("span", { class: "grow", text: col.errorText }));
-        break;
-      case "done": {
-        col.status = evt.status || (col.errorText ? "failed" : "complete");
-        if (evt.latency_ms != null) col.latency_ms = evt.latency_ms;
-        if (evt.ttft_ms != null) col.ttft_ms = evt.ttft_ms;
-        const ok = col.status === "complete";
-        setBadge(col, ok ? "done" : col.status, ok ? "badge-ok" : "badge-danger");
-        col.pick.disabled = !(ok && col.messageId);
-        renderColumn(col);
-        return;
-      }
-      default:
-        return;
+    if (evt.generation_id) byGeneration.set(evt.generation_id, col);
+    const wasWaiting = col.status === "waiting";
+    if (!P.reduceReply(col, evt)) return;
+    if (evt.type === "start" || (evt.type === "content" && wasWaiting)) setBadge(col, "streaming", "badge-accent");
+    if (evt.type === "error") {
+      col.errorBox.hidden = false;
+      col.errorBox.replaceChildren(icon("x"), el("span", { class: "grow", text: col.error }));
+    }
+    if (evt.type === "done") {
+      const ok = col.status === "complete";
+      setBadge(col, ok ? "done" : col.status, ok ? "badge-ok" : "badge-danger");
+      col.pick.disabled = !(ok && col.messageId);
+      renderColumn(col);
+      return;
     }
     schedule(col);
   }
@@ -150,6 +133,8 @@
     $("fuse-output").hidden = true;
     $("fuse-status").textContent = "";
     columns = new Map(models.map((m) => [m, makeColumn(m)]));
+    tracker = new P.GenerationTracker();
+    byGeneration.clear();
     $("columns").replaceChildren(...Array.from(columns.values(), (c) => c.node));
     $("compare-status").textContent = "Asking " + models.length + " models…";
     const body = { prompt, models, stream: true };
@@ -162,10 +147,12 @@
         onResponse: (res) => (conversationId = res.headers.get("X-Conversation-ID") || conversationId),
       });
     } catch (err) {
-      P.toast("Compare failed: " + err.message);
+      if (!tracker.unfinished().length) P.toast("Compare failed: " + err.message);
     }
+    // The stream dropped before every model finished: follow the unfinished ones from where they were.
+    await tracker.resumeAll(onEvent);
     for (const col of columns.values()) {
-      if (col.status === "waiting" || col.status === "streaming") onEvent({ type: "done", model: col.model, status: col.errorText ? "failed" : "interrupted" });
+      if (col.status === "waiting" || col.status === "streaming") onEvent({ type: "done", model: col.model, status: col.error ? "failed" : "interrupted" });
     }
     running = false;
     $("compare-run").disabled = false;

@@ -22,7 +22,7 @@ def url(conversation) -> str:
 MESSAGE_FIELDS = {
     "id", "conversation_id", "role", "content", "reasoning", "model", "status", "error", "error_code",
     "finish_reason", "usage", "cost", "latency_ms", "ttft_ms", "attachments", "metadata", "reply_to",
-    "selected", "created_at",
+    "selected", "created_at", "parent_id", "sibling_index", "sibling_count",  # SPEC §8
 }
 
 

@@ -142,9 +142,11 @@ def test_enter_sends_and_shift_enter_adds_a_line(new_page, live, ui_user, fake_p
     expect(page.locator(REPLY).last).to_contain_text("line two")
     assert page.input_value("#composer-input") == ""
 
-    # Regenerate asks again for the latest question: a new answer arrives below.
+    # Regenerate asks again for the latest question: the new answer takes the old one's place, with a switcher
+    # between the two (issue 14: a regenerated answer no longer stacks a second card).
     page.locator(".msg-assistant").last.get_by_role("button", name="Regenerate").click()
-    expect(page.locator(".msg-assistant")).to_have_count(3)
+    expect(page.locator(".msg-assistant")).to_have_count(2)
+    expect(page.locator(".msg-assistant").last.locator(".switcher-count")).to_have_text("2/2", timeout=15_000)
     expect(page.locator(REPLY).last).to_contain_text("You said: line one")
     expect(page.locator(REPLY).last).to_contain_text("line two")
     assert Message.objects.filter(role="assistant").count() == 3
@@ -225,7 +227,9 @@ def test_failed_reply_shows_the_error_and_retries(new_page, live, ui_user, fake_
     expect(page.locator(REPLY)).to_contain_text("w2")
     shot(page, "chat-failed")
     error.get_by_role("button", name="Retry").click()
-    expect(page.locator(".msg-assistant")).to_have_count(2)
+    # The retry answers in the failed one's place, with a switcher to the first try (issue 14: no stacked card).
+    expect(page.locator(".msg-assistant")).to_have_count(1)
+    expect(page.locator(".msg-assistant .switcher-count")).to_have_text("2/2")
     expect(page.locator(".msg-assistant .msg-error").last).to_be_visible()
     assert Message.objects.filter(role="assistant").count() == 2
 

@@ -76,7 +76,9 @@ def test_compare_three_models_with_one_failing_then_fuse(
     page.click("#fuse-open")
     expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
     expect(page.locator(".msg-assistant .msg-body")).to_contain_text("Fused answer")
-    expect(page.locator(".siblings button")).to_have_count(4)
+    # Four versions behind the `‹ n/4 ›` switcher (issue 14's tree UI), the fused one marked.
+    expect(page.locator(".msg-assistant .switcher-count")).to_have_text(re.compile(r"^\d/4$"))
+    expect(page.locator(".msg-assistant .switcher .badge")).to_have_text("fused")
     shot(page, "conversation-siblings")
 
 
@@ -93,10 +95,11 @@ def test_continue_with_a_chosen_answer(new_page, live, ui_user, fake_provider):
     column(page, second).get_by_role("button", name="Continue with this").click()
     expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
     expect(page.locator(".msg-assistant .msg-body")).to_have_text("w1 w2 w3 w4 w5")
-    expect(page.locator(".siblings button.on")).to_have_text(second)
+    expect(page.locator(".msg-assistant .switcher-label")).to_contain_text(second)
     assert Message.objects.get(role="assistant", selected=True).model == second
-    # Switching answers in the conversation page selects the other sibling.
-    page.locator(".siblings button", has_text=first).click()
+    # Switching answers in the conversation page (the `‹ 2/2 ›` switcher) selects the other sibling.
+    page.locator(".msg-assistant .switcher [data-prev]").click()
+    expect(page.locator(".msg-assistant .switcher-label")).to_contain_text(first)
     expect(page.locator(".msg-assistant .msg-body")).to_have_text("w1 w2 w3")
     assert Message.objects.get(role="assistant", selected=True).model == first
 

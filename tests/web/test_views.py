@@ -115,7 +115,9 @@ def test_keys_page_shows_hints_never_secrets(browser_client, user):
 
 
 def test_api_token_is_shown_in_the_creating_response_only(browser_client, user):
-    response = browser_client.post("/settings/tokens/", {"name": "cli"})
+    # Redirect after POST (issue 14): the token shows on the page the POST leads to, once.
+    response = browser_client.post("/settings/tokens/", {"name": "cli"}, follow=True)
+    assert response.redirect_chain == [("/settings/tokens/", 302)]
     token = re.search(r'id="new-token-value">(pk_[^<]+)<', response.content.decode()).group(1)
     assert response["Cache-Control"] == "no-store"
     assert user.api_tokens.get().hint == token[-4:]
