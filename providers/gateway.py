@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from core.encryption import SecretUndecryptable
+from core.local_cache import LocalCache
 from providers import errors
 from providers.base import ChatRequest, Route
 from providers.events import EventKind, StreamEvent
@@ -71,6 +72,26 @@ def resolve_route(*, model: str, user_id: int | None) -> Route:
         )
     return Route(provider=provider, model=model, model_id=model_id, base_url=base_url, api_key=api_key,
                  key_source=source, protocol=spec.protocol)
+
+
+# (model, user id) → Route, for the streaming start path (no database round trips per reply). Cleared in every
+# process when a provider key, a custom endpoint or a user changes (providers.apps), and on a settings change.
+_routes = LocalCache("provider_routes", ttl=300.0)
+
+
+def cached_route(*, model: str, user_id: int | None) -> Route | None:
+    """The remembered route, if any (no database access: safe on an event loop)."""
+    return _routes.get(((model or "").strip(), user_id))
+
+
+def resolve_route_cached(*, model: str, user_id: int | None) -> Route:
+    """`resolve_route`, remembered until the keys or endpoints behind it change; errors are never cached."""
+    cache_key = ((model or "").strip(), user_id)
+    route = _routes.get(cache_key)
+    if route is None:
+        route = resolve_route(model=model, user_id=user_id)
+        _routes.set(cache_key, route)
+    return route
 
 
 def _custom_route(*, provider: str, model: str, model_id: str, user_id: int | None) -> Route:

@@ -208,15 +208,13 @@ class StatelessChatSchema(APIView):
         """Documentation only: the async view routed for this path serves it."""
 
 
-def _stateless_request(data: dict, user):
+def _stateless_request(data: dict, route):
     from providers.base import ChatMessage, ChatRequest
-    from providers.gateway import resolve_route
 
-    route = resolve_route(model=data["model"], user_id=user.pk)
     system = "\n\n".join(m["content"] for m in data["messages"] if m["role"] == "system")
     messages = [ChatMessage(role=m["role"], content=m["content"]) for m in data["messages"] if m["role"] != "system"]
     params = {key: value for key, value in (data.get("params") or {}).items() if value is not None}
-    return route, ChatRequest(messages=messages, system=system, params=params)
+    return ChatRequest(messages=messages, system=system, params=params)
 
 
 async def _stateless_events(route, chat_request):
@@ -229,8 +227,14 @@ async def _stateless_events(route, chat_request):
 @documented_by(StatelessChatSchema)
 @streaming_view(methods=("POST",))
 async def chat_stream(request, user):
-    data = await db_call(_validated, StatelessChatSerializer, json_body(request), user)
-    route, chat_request = await db_call(_stateless_request, data, user)
+    from providers.gateway import cached_route, resolve_route_cached
+
+    # No database work unless the route is not cached yet: the body is validated here, on the loop.
+    data = _validated(StatelessChatSerializer, json_body(request), user)
+    route = cached_route(model=data["model"], user_id=user.pk)
+    if route is None:
+        route = await db_call(resolve_route_cached, model=data["model"], user_id=user.pk)
+    chat_request = _stateless_request(data, route)
     # No X-Generation-ID: nothing is stored, so there is no generation to follow or cancel.
     return sse_response(batches=_stateless_events(route, chat_request))
 

@@ -72,14 +72,14 @@ def plan_start(*, user, conversation: Conversation, reply_to: Message | None, co
                model: str | None, group_id, attachments: list | None = None) -> StartPlan:
     """Reads only: the model and its route (ProviderError if unusable), the new message's attachments (400 if
     not the caller's or not readable by the model), the history, and a first busy check."""
-    from providers.gateway import resolve_route
+    from providers.gateway import resolve_route_cached
     from uploads.attachments import AttachmentReader
     from uploads.selectors import attachments_for_message
 
     if content is None and reply_to is None:
         raise NoUserMessage()
     chosen = resolve_model(conversation=conversation, reply_to=reply_to, model=model)
-    route = resolve_route(model=chosen, user_id=user.pk)
+    route = resolve_route_cached(model=chosen, user_id=user.pk)
     holder = conversation_stream_holder(conversation.pk)
     if holder is not None and holder != group_id and conversation_has_active_generation(conversation.pk):
         raise ConversationBusy()
