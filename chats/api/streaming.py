@@ -3,7 +3,6 @@
 The SSE views are plain async Django views, so a stream holds no thread; each authenticates like the API and is
 documented in OpenAPI by a DRF view class that only carries its schema (see `documented_by`).
 """
-import asyncio
 import contextlib
 
 from django.http import HttpResponse, JsonResponse
@@ -22,9 +21,9 @@ from chats.generations import (
     agenerations_wait_finished,
     generation_cancel,
     generation_event_batches,
-    note_server_loop,
+    plan_start,
     relay_stateless,
-    reply_start_in_loop,
+    start_planned,
 )
 from chats.models import Generation
 from chats.selectors import conversation_for_streaming, generation_get, latest_generation, latest_user_message
@@ -92,20 +91,19 @@ async def conversation_stream(request, user, conversation_id):
         generation = await db_call(_resumable_generation, user=user, conversation_id=conversation_id)
         if generation is not None:
             return _stream(generation.pk, _after(last_event_id))
-    loop = asyncio.get_running_loop()
-    note_server_loop(loop)
-    generation = await db_call(_reply_to_latest, loop, user, conversation_id, request.GET.get("model"))
+    plan = await db_call(_plan_reply_to_latest, user, conversation_id, request.GET.get("model"))
+    generation = await start_planned(plan)
     return _stream(generation.pk)
 
 
-def _reply_to_latest(loop, user, conversation_id, model):
-    """One thread hop: the conversation, its latest user message, and the reply started."""
+def _plan_reply_to_latest(user, conversation_id, model):
+    """One thread hop: the conversation, its latest user message, and the reply planned."""
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     reply_to = latest_user_message(conversation=conversation)
     if reply_to is None:
         raise NoUserMessage()
-    return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=reply_to, content=None,
-                               model=model or None)
+    return plan_start(user=user, conversation=conversation, reply_to=reply_to, content=None, model=model or None,
+                      group_id=None)
 
 
 class CompletionsSchema(APIView):
@@ -128,18 +126,17 @@ def _validated(serializer_class, data, user) -> dict:
 @streaming_view(methods=("POST",))
 async def conversation_completions(request, user, conversation_id):
     body = json_body(request)
-    loop = asyncio.get_running_loop()
-    note_server_loop(loop)
-    generation = await db_call(_store_and_reply, loop, user, conversation_id, body)
+    plan = await db_call(_plan_completion, user, conversation_id, body)
+    generation = await start_planned(plan)
     return _stream(generation.pk)
 
 
-def _store_and_reply(loop, user, conversation_id, body):
-    """One thread hop: the conversation, the validated body, the user message stored and the reply started."""
+def _plan_completion(user, conversation_id, body):
+    """One thread hop: the conversation, the validated body and the reply planned (stored with the start)."""
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     data = _validated(CompletionRequestSerializer, body, user)
-    return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=None, content=data["content"],
-                               model=data.get("model") or None, attachments=data.get("attachments"))
+    return plan_start(user=user, conversation=conversation, reply_to=None, content=data["content"],
+                      model=data.get("model") or None, group_id=None, attachments=data.get("attachments"))
 
 
 # --- generations -----------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Planning a reply before anything is stored, then storing it: the model, its route, the history, the rows."""
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -11,6 +12,8 @@ from chats.generations.errors import ConversationBusy, NoUserMessage
 from chats.models import Conversation, Generation, GenerationStatus, Message, MessageRole, MessageStatus
 from chats.selectors import conversation_has_active_generation, conversation_stream_holder
 from providers.base import ChatMessage, ChatRequest
+
+logger = logging.getLogger("parley.generations")
 
 
 def resolve_model(*, conversation: Conversation, reply_to: Message | None, model: str | None = None) -> str:
@@ -98,33 +101,85 @@ def plan_start(*, user, conversation: Conversation, reply_to: Message | None, co
 def store_start(plan: StartPlan, runner: str) -> Generation:
     """One transaction: take the conversation (ConversationBusy if taken), store the user message (if any), the
     streaming assistant message and the generation."""
+    with transaction.atomic():
+        take_conversation(conversation=plan.conversation, lock_key=plan.lock_key)
+        message, generation = _reply_rows(plan, runner, timezone.now())
+        message.save(force_insert=True)
+        generation.save(force_insert=True)
+    return generation
+
+
+def store_many(plans: list[StartPlan], runner: str) -> list:
+    """Store starts that arrived together in one transaction (a burst shares its round trips: one insert for
+    all assistant messages, one for all generations). Each result is the plan's Generation, or the exception that
+    refused it (ConversationBusy). A start with attachments is stored alone: attaching can fail after writes."""
+    results: dict[int, object] = {}
+    together = [index for index, plan in enumerate(plans) if not plan.uploads]
+    alone = [index for index, plan in enumerate(plans) if plan.uploads]
+    if len(together) > 1:
+        try:
+            results.update(_store_together([(index, plans[index]) for index in together], runner))
+        except Exception:
+            logger.warning("Storing %d starts together failed; storing each alone", len(together), exc_info=True)
+            alone += together
+    else:
+        alone += together
+    for index in alone:
+        try:
+            results[index] = store_start(plans[index], runner)
+        except Exception as exc:
+            results[index] = exc
+    return [results[index] for index in range(len(plans))]
+
+
+def _store_together(indexed: list[tuple[int, StartPlan]], runner: str) -> dict[int, object]:
+    results: dict[int, object] = {}
+    rows = []
+    now = timezone.now()
+    taken: dict = {}  # conversation → lock key, for the starts of this batch (their rows are not written yet)
+    with transaction.atomic():
+        for index, plan in indexed:
+            try:
+                # Refused before anything of this plan is written, so the others' transaction stays whole.
+                if taken.setdefault(plan.conversation.pk, plan.lock_key) != plan.lock_key:
+                    raise ConversationBusy()
+                take_conversation(conversation=plan.conversation, lock_key=plan.lock_key)
+            except ConversationBusy as exc:
+                results[index] = exc
+                continue
+            rows.append((index, *_reply_rows(plan, runner, now)))
+        Message.objects.bulk_create([message for _index, message, _generation in rows])
+        Generation.objects.bulk_create([generation for _index, _message, generation in rows])
+    results.update({index: generation for index, _message, generation in rows})
+    return results
+
+
+def _reply_rows(plan: StartPlan, runner: str, now) -> tuple[Message, Generation]:
+    """Store the user message (if the plan has one) and settle which sibling answer is selected; returns the
+    assistant message and the generation, not yet saved."""
     from chats.services import message_create
 
     conversation, reply_to = plan.conversation, plan.reply_to
-    with transaction.atomic():
-        take_conversation(conversation=conversation, lock_key=plan.lock_key)
-        if plan.content is not None:
-            reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
-                                      model=plan.requested_model, attachments=plan.uploads)
+    if plan.content is not None:
+        reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
+                                  model=plan.requested_model, attachments=plan.uploads)
+        selected = True
+    else:
+        siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
+        if plan.group_id is None:
+            siblings.update(selected=False)
             selected = True
         else:
-            siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
-            if plan.group_id is None:
-                siblings.update(selected=False)
-                selected = True
-            else:
-                selected = not siblings.filter(selected=True).exists()
-        message = Message.objects.create(
-            id=plan.message_id, conversation=conversation, role=MessageRole.ASSISTANT, model=plan.model,
-            status=MessageStatus.STREAMING, reply_to=reply_to, selected=selected,
-        )
-        now = timezone.now()
-        generation = Generation.objects.create(
-            id=plan.generation_id, owner=plan.user, conversation=conversation, message=message, model=plan.model,
-            status=GenerationStatus.RUNNING, group_id=plan.group_id, runner=runner, started_at=now,
-            heartbeat_at=now,
-        )
-    return generation
+            selected = not siblings.filter(selected=True).exists()
+    message = Message(
+        id=plan.message_id, conversation=conversation, role=MessageRole.ASSISTANT, model=plan.model,
+        status=MessageStatus.STREAMING, reply_to=reply_to, selected=selected,
+    )
+    generation = Generation(
+        id=plan.generation_id, owner=plan.user, conversation=conversation, message=message, model=plan.model,
+        status=GenerationStatus.RUNNING, group_id=plan.group_id, runner=runner, started_at=now, heartbeat_at=now,
+    )
+    return message, generation
 
 
 def take_conversation(*, conversation: Conversation, lock_key) -> None:
