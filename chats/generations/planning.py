@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from chats.generations.errors import ConversationBusy, NoUserMessage
@@ -133,38 +133,69 @@ def store_many(plans: list[StartPlan], runner: str) -> list:
 
 
 def _store_together(indexed: list[tuple[int, StartPlan]], runner: str) -> dict[int, object]:
+    from chats.services import user_messages_create
+
     results: dict[int, object] = {}
     rows = []
     now = timezone.now()
-    taken: dict = {}  # conversation → lock key, for the starts of this batch (their rows are not written yet)
     with transaction.atomic():
-        for index, plan in indexed:
+        # New messages of single replies (the burst case): their conversations taken in two statements, their
+        # user messages stored in two more. Anything else (a compare's siblings, a reply to an earlier message, a
+        # conversation that was not free) goes through take_conversation one by one, in the same transaction.
+        simple = [(index, plan) for index, plan in indexed if plan.content is not None and plan.group_id is None]
+        taken = _take_free_conversations([plan for _index, plan in simple])
+        won = {index for index, plan in simple if taken.get(plan.conversation.pk) == str(plan.lock_key)}
+        rest = [(index, plan) for index, plan in indexed if index not in won]
+        simple = [(index, plan) for index, plan in simple if index in won]
+        held = {plan.conversation.pk: plan.lock_key for _index, plan in simple}
+        for index, plan in rest:
             try:
                 # Refused before anything of this plan is written, so the others' transaction stays whole.
-                if taken.setdefault(plan.conversation.pk, plan.lock_key) != plan.lock_key:
+                if held.setdefault(plan.conversation.pk, plan.lock_key) != plan.lock_key:
                     raise ConversationBusy()
                 take_conversation(conversation=plan.conversation, lock_key=plan.lock_key)
             except ConversationBusy as exc:
                 results[index] = exc
                 continue
             rows.append((index, *_reply_rows(plan, runner, now)))
+        questions = user_messages_create(items=[(plan.conversation, plan.content, plan.requested_model)
+                                                for _index, plan in simple])
+        for (index, plan), question in zip(simple, questions, strict=True):
+            rows.append((index, *_reply_rows(plan, runner, now, reply_to=question)))
         Message.objects.bulk_create([message for _index, message, _generation in rows])
         Generation.objects.bulk_create([generation for _index, _message, generation in rows])
     results.update({index: generation for index, _message, generation in rows})
     return results
 
 
-def _reply_rows(plan: StartPlan, runner: str, now) -> tuple[Message, Generation]:
-    """Store the user message (if the plan has one) and settle which sibling answer is selected; returns the
-    assistant message and the generation, not yet saved."""
+def _take_free_conversations(plans: list[StartPlan]) -> dict:
+    """Mark the free conversations of `plans` as streaming (the first plan of each wins); returns conversation →
+    lock key for those taken."""
+    wanted: dict = {}
+    for plan in plans:
+        wanted.setdefault(plan.conversation.pk, str(plan.lock_key))
+    if not wanted:
+        return {}
+    Conversation.objects.filter(pk__in=list(wanted), active_stream__isnull=True).update(
+        active_stream=Case(*(When(pk=pk, then=Value(uuid.UUID(lock))) for pk, lock in wanted.items())))
+    holders = Conversation.objects.filter(pk__in=list(wanted)).values_list("pk", "active_stream")
+    return {pk: str(holder) for pk, holder in holders if holder is not None and str(holder) == wanted[pk]}
+
+
+def _reply_rows(plan: StartPlan, runner: str, now, reply_to: Message | None = None) -> tuple[Message, Generation]:
+    """Store the user message (if the plan has one and it is not stored yet: `reply_to`) and settle which sibling
+    answer is selected; returns the assistant message and the generation, not yet saved."""
     from chats.services import message_create
 
-    conversation, reply_to = plan.conversation, plan.reply_to
-    if plan.content is not None:
+    conversation = plan.conversation
+    if reply_to is not None:
+        selected = True
+    elif plan.content is not None:
         reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
                                   model=plan.requested_model, attachments=plan.uploads)
         selected = True
     else:
+        reply_to = plan.reply_to
         siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
         if plan.group_id is None:
             siblings.update(selected=False)
