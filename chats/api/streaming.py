@@ -103,7 +103,7 @@ def _plan_reply_to_latest(user, conversation_id, model):
     if reply_to is None:
         raise NoUserMessage()
     return plan_start(user=user, conversation=conversation, reply_to=reply_to, content=None, model=model or None,
-                      group_id=None)
+                      group_id=None, conversation_fresh=True)
 
 
 class CompletionsSchema(APIView):
@@ -136,7 +136,8 @@ def _plan_completion(user, conversation_id, body):
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     data = _validated(CompletionRequestSerializer, body, user)
     return plan_start(user=user, conversation=conversation, reply_to=None, content=data["content"],
-                      model=data.get("model") or None, group_id=None, attachments=data.get("attachments"))
+                      model=data.get("model") or None, group_id=None, attachments=data.get("attachments"),
+                      conversation_fresh=True)
 
 
 # --- generations -----------------------------------------------------------------------------------------------------

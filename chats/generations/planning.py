@@ -72,9 +72,11 @@ class StartPlan:
 
 
 def plan_start(*, user, conversation: Conversation, reply_to: Message | None, content: str | None,
-               model: str | None, group_id, attachments: list | None = None) -> StartPlan:
+               model: str | None, group_id, attachments: list | None = None,
+               conversation_fresh: bool = False) -> StartPlan:
     """Reads only: the model and its route (ProviderError if unusable), the new message's attachments (400 if
-    not the caller's or not readable by the model), the history, and a first busy check."""
+    not the caller's or not readable by the model), the history, and a first busy check (from `conversation`
+    itself when the caller has just read it: `conversation_fresh`)."""
     from providers.gateway import resolve_route_cached
     from uploads.attachments import AttachmentReader
     from uploads.selectors import attachments_for_message
@@ -83,7 +85,7 @@ def plan_start(*, user, conversation: Conversation, reply_to: Message | None, co
         raise NoUserMessage()
     chosen = resolve_model(conversation=conversation, reply_to=reply_to, model=model)
     route = resolve_route_cached(model=chosen, user_id=user.pk)
-    holder = conversation_stream_holder(conversation.pk)
+    holder = conversation.active_stream if conversation_fresh else conversation_stream_holder(conversation.pk)
     if holder is not None and holder != group_id and conversation_has_active_generation(conversation.pk):
         raise ConversationBusy()
     uploads = attachments_for_message(owner=user, upload_ids=attachments or [])

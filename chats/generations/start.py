@@ -9,7 +9,7 @@ from chats.generations.planning import StartPlan, plan_start, store_many, store_
 from chats.generations.running import launch, loop_for_sync_caller, note_server_loop
 from chats.generations.state import RUNS, Run
 from chats.models import Conversation, Generation, GenerationStatus, Message
-from core.db_workers import db_call
+from core.db_workers import db_call, dedicated_thread
 
 
 def generation_start(*, user, conversation: Conversation, reply_to: Message, model: str | None = None,
@@ -75,6 +75,10 @@ def _settle(run: Run, stored: asyncio.Future) -> None:
     run.stop(GenerationStatus.CANCELLED)
 
 
+# Batches are written on a thread of their own: on the request workers they would queue behind the plans.
+_start_writer = dedicated_thread("parley-starts")
+
+
 class StartBatcher:
     """Stores the starts of one event loop: those that arrive while a write is under way wait for the next one and
     share its transaction (store_many), so a burst costs a few round trips instead of a few per reply."""
@@ -100,7 +104,8 @@ class StartBatcher:
                 by_runner.setdefault(item[1], []).append(item)
             for runner, items in by_runner.items():
                 try:
-                    results = await db_call(store_many, [plan for plan, _runner, _stored in items], runner)
+                    results = await db_call(store_many, [plan for plan, _runner, _stored in items], runner,
+                                            _thread=_start_writer)
                 except asyncio.CancelledError:
                     for _plan, _runner, stored in items:
                         stored.cancel()
