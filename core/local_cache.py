@@ -66,7 +66,16 @@ def clear_all() -> None:
 
 
 def invalidate(name: str) -> None:
-    """Clear the cache `name` in this process now and in every listening process (safe from sync or async code)."""
+    """Clear the cache `name` in this process now and in every listening process (safe from sync or async code);
+    inside a transaction, once more after it commits (a read in between may have cached the old rows)."""
+    from django.db import transaction
+
+    _invalidate_now(name)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _invalidate_now(name))
+
+
+def _invalidate_now(name: str) -> None:
     cache = _caches.get(name)
     if cache is not None:
         cache.clear()

@@ -4,9 +4,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from core.db_workers import db_call
 from core.encryption import SecretUndecryptable
 from core.local_cache import LocalCache
 from providers import errors
@@ -182,7 +182,8 @@ async def stream_chat(route: Route, request: ChatRequest) -> AsyncIterator[Strea
     async with contextlib.aclosing(adapter.stream(route, request)) as events:
         async for event in events:
             if event.kind is EventKind.USAGE and event.data.get("cost") is None:
-                event.data["cost"] = await sync_to_async(usage_cost)(route.model, event.data)
+                # On a database worker that keeps its connection (not a new thread and connection per reply).
+                event.data["cost"] = await db_call(usage_cost, route.model, event.data)
             yield event
 
 
