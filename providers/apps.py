@@ -6,6 +6,10 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Providers, keys and model catalog"
 
     def ready(self):
+        from core.api.views import add_health_details
+
+        add_health_details(_health_details)
+
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
@@ -22,3 +26,10 @@ def _routes_changed(**kwargs) -> None:
     from core.local_cache import invalidate
 
     invalidate("provider_routes")
+
+
+def _health_details(*, user, database_ok: bool) -> dict:
+    """The health endpoint tells a signed-in caller which providers are configured for them."""
+    from providers.selectors import configured_providers
+
+    return {"providers": configured_providers(user_id=user.pk) if database_ok else {}}
