@@ -4,7 +4,14 @@ from rest_framework import authentication, exceptions
 from rest_framework.permissions import SAFE_METHODS
 
 from accounts.models import ApiToken, hash_token
+from core.db_workers import db_call
+from core.local_cache import LocalCache
 from core.origins import CrossSiteRequest, cross_site
+
+# Token digest → its active user, for the async streaming views (no database round trip or thread hop per
+# request). Cleared in every process when a token or a user changes (accounts.apps); entries live a minute, so
+# `last_used_at` is still recorded about once a minute per token.
+_token_users = LocalCache("api_tokens", ttl=60.0)
 
 
 def api_token_for(token: str) -> ApiToken | None:
@@ -30,19 +37,38 @@ def user_for_token(token: str):
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):
+    def _token(self, request) -> str | None:
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <token>'.")
         try:
-            token = header[1].decode()
+            return header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
+
+    def authenticate(self, request):
+        token = self._token(request)
+        if token is None:
+            return None
         user = user_for_token(token)
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        return user, token
+
+    async def aauthenticate(self, request):
+        """The same answer from async code: a cached token is checked without touching the database."""
+        token = self._token(request)
+        if token is None:
+            return None
+        digest = hash_token(token)
+        user = _token_users.get(digest)
+        if user is None:
+            user = await db_call(user_for_token, token)
+            if user is None:
+                raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+            _token_users.set(digest, user)
         return user, token
 
     def authenticate_header(self, request):

@@ -1,18 +1,20 @@
 """Live-chat relay cost: Parley between a client and the fake provider, against calling the fake directly.
 
-    .venv/bin/python -m bench.chat_stream [--servers uvicorn,daphne] [--quick]
+    .venv/bin/python -m bench.chat_stream [--quick] [--configs sqlite,postgres] [--skip-burst]
 
-Everything runs on loopback in separate processes: the fake provider (uvicorn), the app (uvicorn or daphne, one
-process, embedded defaults: SQLite under var/, in-memory channel layer) and this client (raw asyncio HTTP/1.1 for
-SSE, `websockets` for WebSocket). Stored replies go through `POST /api/v1/conversations/{id}/completions/` (SSE)
-and `{"type":"send"}` frames (WebSocket), i.e. with their database writes. Measured per server and transport:
+Everything runs on loopback in separate processes: the fake provider (uvicorn), the app (uvicorn, lifespan on)
+and this client (raw asyncio HTTP/1.1). Every figure is Parley's path minus the same load sent straight to the
+fake in the same run (the machine is shared, so only same-run differences mean anything):
 
-- added time to first token, p50 and p99, at 1 stream (sequential requests) and at 100 concurrent streams
-  (100 clients, each starting a new 4-second reply paced 20 ms as soon as its last one ended, starts spread
-  over the first 4 s), against the same load sent to the fake;
-- added inter-chunk gap p99 at 100 concurrent streams paced 20 ms apart;
-- relay throughput at saturation: upstream chunks delivered per CPU-second of the app process;
-- resident memory per open stream with 500 concurrent streams, and how many of them failed.
+- stateless `POST /api/v1/chat/stream/` (nothing stored): added TTFT p50 at 1 stream (sequential requests) and
+  p99 at 100 open streams (100 clients, each starting a new 4-second reply of 200 chunks 20 ms apart as soon as
+  its last one ended, starts spread over 4 s); app CPU per relayed upstream chunk at saturation (16 replies of
+  3,000 unpaced chunks);
+- stored `POST /api/v1/conversations/{id}/completions/` (user message, assistant message and generation
+  written, event log every slice): the same figures, on SQLite (embedded: in-memory channel layer) and on
+  PostgreSQL + Redis (database `bench_engine`, Redis db 2, `CONN_MAX_AGE=60`);
+- burst: 500 stored replies started at once on 500 conversations, PostgreSQL + Redis, two web processes
+  sharing one listening socket: TTFT p50 / p99 from the moment all 500 requests are sent.
 """
 import argparse
 import asyncio
@@ -27,6 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = ROOT / "var" / "bench-chat-stream.sqlite3"
+PG_NAME = os.environ.get("PARLEY_BENCH_PG_DB", "bench_engine")
+PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
+REDIS_URL = os.environ.get("PARLEY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -46,17 +51,22 @@ def bound_socket() -> socket.socket:
     return sock
 
 
-def base_env() -> dict[str, str]:
+def base_env(config: str = "sqlite") -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=f"sqlite:///{BENCH_DB}",
-               LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.test", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
+               PARLEY_API_RATE_USER="1000000/min")
+    if config == "postgres":
+        env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, CONN_MAX_AGE="60")
+    else:
+        env.update(DATABASE_URL=f"sqlite:///{BENCH_DB}")
     return env
 
 
 class Process:
-    def __init__(self, args: list[str], env: dict[str, str]):
-        self.sock = bound_socket()
+    def __init__(self, args: list[str], env: dict[str, str], sock: socket.socket | None = None):
+        self.sock = sock or bound_socket()
+        self.owns_socket = sock is None
         self.port = self.sock.getsockname()[1]
         args = [arg.replace("{fd}", str(self.sock.fileno())) for arg in args]
         self.popen = subprocess.Popen(args, cwd=ROOT, env=env, pass_fds=[self.sock.fileno()])
@@ -88,7 +98,8 @@ class Process:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait()
-        self.sock.close()
+        if self.owns_socket:
+            self.sock.close()
 
 
 def start_fake() -> Process:
@@ -100,26 +111,64 @@ def start_fake() -> Process:
     return fake
 
 
-def start_app(server: str, fake: Process) -> Process:
-    env = {**base_env(), "OPENAI_BASE_URL": f"http://127.0.0.1:{fake.port}/openai", "OPENAI_API_KEY": "fake-openai"}
-    if server == "uvicorn":
-        args = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--fd", "{fd}", "--lifespan", "on",
-                "--no-access-log", "--log-level", "warning", "--backlog", "2048"]
-    else:
-        args = [sys.executable, "-m", "daphne", "--fd", "{fd}", "-v", "0", "config.asgi:application"]
-    app = Process(args, env)
+APP_ARGS = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--fd", "{fd}", "--lifespan", "on",
+            "--no-access-log", "--log-level", "warning", "--backlog", "2048"]
+
+
+def app_env(fake: Process, config: str) -> dict[str, str]:
+    return {**base_env(config), "OPENAI_BASE_URL": f"http://127.0.0.1:{fake.port}/openai",
+            "OPENAI_API_KEY": "fake-openai"}
+
+
+def start_app(server: str, fake: Process, config: str = "sqlite") -> Process:
+    """One app process (`server` is kept for bench.gateway's calls: uvicorn is the server Parley ships with)."""
+    app = Process(APP_ARGS, app_env(fake, config))
     app.wait_ready("/api/v1/health/")
     return app
 
 
-def prepare_database(conversations: int) -> tuple[str, list[str]]:
-    os.environ.update(base_env())
+class AppGroup:
+    """`count` app processes accepting on one shared listening socket (the kernel spreads the connections)."""
+
+    def __init__(self, fake: Process, config: str, count: int):
+        self.sock = bound_socket()
+        self.port = self.sock.getsockname()[1]
+        self.processes = [Process(APP_ARGS, app_env(fake, config), sock=self.sock) for _ in range(count)]
+        self.processes[0].wait_ready("/api/v1/health/")
+        time.sleep(2.0)  # the others start in parallel; give them the same head start
+
+    def cpu_seconds(self) -> float:
+        return sum(process.cpu_seconds() for process in self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+        self.sock.close()
+
+
+def prepare_database(conversations: int, config: str = "sqlite") -> tuple[str, list[str]]:
+    """A fresh database with one user, its API token and `conversations` empty conversations (in a child
+    process, since Django is set up once per process and a run may use two databases)."""
+    result = subprocess.run([sys.executable, "-m", "bench.chat_stream", "--prepare", config, str(conversations)],
+                            cwd=ROOT, env=base_env(config), capture_output=True, text=True, check=True)
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    return data["token"], data["conversations"]
+
+
+def _prepare_here(conversations: int, config: str) -> None:
+    if config == "postgres":
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{PG_NAME}"')
+    else:
+        BENCH_DB.unlink(missing_ok=True)
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    BENCH_DB.unlink(missing_ok=True)
     call_command("migrate", verbosity=0, interactive=False)
     from django.contrib.auth import get_user_model
 
@@ -130,7 +179,7 @@ def prepare_database(conversations: int) -> tuple[str, list[str]]:
     _, token = api_token_create(user=user, name="bench")
     Conversation.objects.bulk_create([Conversation(owner=user, title=f"bench {i}") for i in range(conversations)])
     ids = [str(pk) for pk in Conversation.objects.filter(owner=user).values_list("pk", flat=True)]
-    return token, ids
+    print(json.dumps({"token": token, "conversations": ids}))
 
 
 # --- clients ---------------------------------------------------------------------------------------------------------
@@ -197,41 +246,6 @@ def sse_request(app: Process, token: str, model: str):
         headers, b"event: content", b"event: done", on_first)
 
 
-class WsPool:
-    """One WebSocket per conversation, opened lazily and reused for every send on it."""
-
-    def __init__(self, app: Process, token: str, model: str):
-        self.app, self.token, self.model = app, token, model
-        self.sockets: dict[str, object] = {}
-
-    async def __call__(self, conversation: str, on_first=None) -> Stream:
-        import websockets
-
-        ws = self.sockets.get(conversation)
-        if ws is None:
-            ws = await websockets.connect(f"ws://127.0.0.1:{self.app.port}/ws/conversations/{conversation}/",
-                                          additional_headers={"Authorization": f"Bearer {self.token}"},
-                                          max_queue=None, open_timeout=60, ping_interval=None)
-            self.sockets[conversation] = ws
-        stream = Stream()
-        await ws.send(json.dumps({"type": "send", "content": "hi", "model": self.model}))
-        while True:
-            frame = await ws.recv()
-            if '"type":"content"' in frame:
-                if not stream.times and on_first is not None:
-                    on_first()
-                stream.times.append(time.perf_counter())
-            elif '"type":"done"' in frame:
-                stream.ok = '"status":"complete"' in frame
-                return stream
-            elif '"type":"error"' in frame:
-                return stream
-
-    async def close(self):
-        await asyncio.gather(*(ws.close() for ws in self.sockets.values()), return_exceptions=True)
-        self.sockets.clear()
-
-
 # --- scenarios -------------------------------------------------------------------------------------------------------
 
 
@@ -271,135 +285,105 @@ def ms(value: float) -> float:
     return round(value * 1000, 2)
 
 
-async def run_server(server: str, fake: Process, token: str, conversations: list[str], quick: bool) -> dict:
-    app = start_app(server, fake)
-    out: dict = {}
-    try:
-        seq_count, load_seconds, open_streams = (15, 6, 200) if quick else (40, 10, 500)
-        for transport in ("sse", "ws"):
-            def make(model, transport=transport):
-                return sse_request(app, token, model) if transport == "sse" else WsPool(app, token, model)
-
-            # Warm up (imports, connections, caches).
-            warm = make("openai/story-5-0")
-            await closed_loop(warm, conversations, 20, 1.0, 0.2)
-            if transport == "ws":
-                await warm.close()
-
-            one = make("openai/story-5-5")
-            single = await sequential(one, conversations[:5], seq_count)
-            if transport == "ws":
-                await one.close()
-
-            # 100 open streams paced 20 ms (5,000 chunks/s); each client starts its next reply when one ends.
-            loaded_request = make("openai/story-200-20")
-            loaded = await closed_loop(loaded_request, conversations, 100, load_seconds, 4.0)
-            if transport == "ws":
-                await loaded_request.close()
-
-            # Saturation: replies as fast as the fake can send them; chunks per CPU-second of the app process.
-            fast = make("openai/story-3000-0")
-            cpu_before, wall_before = app.cpu_seconds(), time.perf_counter()
-            saturated = await asyncio.gather(*(fast(c) for c in conversations[200:216]))
-            cpu, wall = app.cpu_seconds() - cpu_before, time.perf_counter() - wall_before
-            if transport == "ws":
-                await fast.close()
-            chunks = sum(len(s.times) for s in saturated)
-
-            # Memory: many replies open at once (slow pace so all are open together).
-            await asyncio.sleep(0.5)
-            rss_before = app.rss_bytes()
-            opened = {"n": 0}
-            all_open = asyncio.Event()
-
-            def on_first(opened=opened, all_open=all_open):
-                opened["n"] += 1
-                if opened["n"] == open_streams:
-                    all_open.set()
-
-            slow = make("openai/story-100-100")
-            tasks = [asyncio.ensure_future(slow(c, on_first)) for c in conversations[:open_streams]]
-            try:
-                await asyncio.wait_for(all_open.wait(), 60)
-            except TimeoutError:
-                pass
-            await asyncio.sleep(1.0)
-            rss_open = app.rss_bytes()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-            if transport == "ws":
-                await slow.close()
-            failures = sum(1 for r in results if isinstance(r, BaseException) or not r.ok or len(r.times) != 100)
-
-            out[transport] = {
-                "ttft1": [s.ttft for s in single if s.ttft is not None],
-                "ttft100": [s.ttft for s in loaded if s.ttft is not None],
-                "gaps100": gaps(loaded),
-                "loaded_streams": len(loaded), "loaded_failures": sum(1 for s in loaded if not s.ok),
-                "chunks_per_cpu_s": chunks / cpu if cpu else float("nan"), "chunks_per_s": chunks / wall,
-                "saturated_failures": sum(1 for s in saturated if not s.ok),
-                "open_streams": open_streams, "opened": opened["n"], "open_failures": failures,
-                "rss_per_stream_kb": (rss_open - rss_before) / open_streams / 1024,
-            }
-    finally:
-        app.stop()
-    return out
+def stateless_request(app, token: str, model: str):
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    return lambda _conversation, on_first=None: http_stream(
+        app.port, "/api/v1/chat/stream/", body, {"Authorization": f"Bearer {token}"}, b"event: content",
+        b"event: done", on_first)
 
 
-async def run_direct(fake: Process, conversations: list[str], quick: bool) -> dict:
+async def measure(make, slots: list[str], quick: bool, cpu_seconds) -> dict:
+    """TTFT @1 and @100, and CPU per chunk at saturation, for one path (`make(model)` builds its request)."""
     seq_count, load_seconds = (15, 6) if quick else (40, 10)
-    await closed_loop(direct_request(fake, "story-5-0"), conversations, 20, 1.0, 0.2)
-    single = await sequential(direct_request(fake, "story-5-5"), conversations, seq_count)
-    loaded = await closed_loop(direct_request(fake, "story-200-20"), conversations, 100, load_seconds, 4.0)
-    cpu_before, wall_before = fake.cpu_seconds(), time.perf_counter()
-    saturated = await asyncio.gather(*(direct_request(fake, "story-3000-0")(c) for c in conversations[:16]))
-    cpu, wall = fake.cpu_seconds() - cpu_before, time.perf_counter() - wall_before
+    await closed_loop(make("story-5-0"), slots, 20, 1.0, 0.2)  # warm up: imports, connections, caches
+    single = await sequential(make("story-5-5"), slots[:5], seq_count)
+    loaded = await closed_loop(make("story-200-20"), slots, 100, load_seconds, 4.0)
+    await asyncio.sleep(0.5)
+    before = cpu_seconds()
+    saturated = await asyncio.gather(*(make("story-3000-0")(slot) for slot in slots[200:216]))
+    cpu = cpu_seconds() - before
     chunks = sum(len(s.times) for s in saturated)
-    return {"ttft1": [s.ttft for s in single], "ttft100": [s.ttft for s in loaded], "gaps100": gaps(loaded),
-            "chunks_per_s": chunks / wall, "fake_chunks_per_cpu_s": chunks / cpu if cpu else float("nan")}
+    return {"ttft1": [s.ttft for s in single if s.ttft is not None],
+            "ttft100": [s.ttft for s in loaded if s.ttft is not None],
+            "streams100": len(loaded), "failed100": sum(1 for s in loaded if not s.ok),
+            "us_per_chunk": cpu / chunks * 1e6 if chunks else float("nan"),
+            "failed_saturated": sum(1 for s in saturated if not s.ok)}
 
 
-def report(direct: dict, servers: dict[str, dict]) -> None:
-    print("\nDirect to the fake provider: "
-          f"TTFT p50 {ms(pct(direct['ttft1'], .5))} ms @1, p99 {ms(pct(direct['ttft100'], .99))} ms @100; "
-          f"gap p99 {ms(pct(direct['gaps100'], .99))} ms; {direct['chunks_per_s']:.0f} chunks/s "
-          f"({direct['fake_chunks_per_cpu_s']:.0f} per fake CPU-s)\n")
-    print("| server | transport | added TTFT p50 @1 | added TTFT p99 @100 | added gap p99 @100 | chunks/s per core "
-          "| streams @100 (failed) | RSS per open stream | open streams (failed) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for server, transports in servers.items():
-        for transport, r in transports.items():
-            print(f"| {server} | {transport} "
-                  f"| {ms(pct(r['ttft1'], .5) - pct(direct['ttft1'], .5))} ms "
-                  f"| {ms(pct(r['ttft100'], .99) - pct(direct['ttft100'], .99))} ms "
-                  f"| {ms(pct(r['gaps100'], .99) - pct(direct['gaps100'], .99))} ms "
-                  f"| {r['chunks_per_cpu_s']:,.0f} "
-                  f"| {r['loaded_streams']} ({r['loaded_failures']}) "
-                  f"| {r['rss_per_stream_kb']:.0f} KB "
-                  f"| {r['opened']}/{r['open_streams']} ({r['open_failures']}) |")
-    print("\nRaw (ms): " + json.dumps({
-        server: {transport: {"ttft1_p50": ms(pct(r["ttft1"], .5)), "ttft100_p50": ms(pct(r["ttft100"], .5)),
-                             "ttft100_p99": ms(pct(r["ttft100"], .99)), "gap100_p99": ms(pct(r["gaps100"], .99)),
-                             "chunks_per_s": round(r["chunks_per_s"])}
-                 for transport, r in transports.items()}
-        for server, transports in servers.items()}))
+async def burst(make, slots: list[str], count: int) -> dict:
+    """`count` replies started at the same moment; TTFT from that moment."""
+    await closed_loop(make("story-5-0"), slots, 20, 1.0, 0.2)
+    request = make("story-5-5")
+    results = await asyncio.gather(*(request(slot) for slot in slots[300:300 + count]), return_exceptions=True)
+    streams = [r for r in results if not isinstance(r, BaseException)]
+    return {"ttft": [s.ttft for s in streams if s.ttft is not None],
+            "failed": len(results) - sum(1 for s in streams if s.ok)}
+
+
+def app_path(kind: str, app, token: str):
+    if kind == "stateless":
+        return lambda model: stateless_request(app, token, f"openai/{model}")
+    return lambda model: sse_request(app, token, f"openai/{model}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--servers", default="uvicorn,daphne")
-    parser.add_argument("--quick", action="store_true", help="shorter runs, 200 open streams")
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--configs", default="sqlite,postgres")
+    parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--prepare", nargs=2, metavar=("CONFIG", "CONVERSATIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    token, conversations = prepare_database(600)
+    if args.prepare:
+        _prepare_here(int(args.prepare[1]), args.prepare[0])
+        return
+    configs = args.configs.split(",")
+    slots_needed = 300 + args.burst
     fake = start_fake()
+    rows: dict[str, dict] = {}
     try:
-        direct = asyncio.run(run_direct(fake, conversations, args.quick))
-        servers = {}
-        for server in args.servers.split(","):
-            servers[server] = asyncio.run(run_server(server, fake, token, conversations, args.quick))
-            print(f"{server}: done", flush=True)
-        report(direct, servers)
+        direct = asyncio.run(measure(lambda model: direct_request(fake, model), [str(i) for i in range(400)],
+                                     args.quick, fake.cpu_seconds))
+        direct_burst = None
+        for config in configs:
+            token, slots = prepare_database(slots_needed, config)
+            app = start_app("uvicorn", fake, config)
+            try:
+                if config == configs[0]:
+                    rows["stateless /chat/stream/"] = asyncio.run(
+                        measure(app_path("stateless", app, token), slots, args.quick, app.cpu_seconds))
+                rows[f"stored /completions/ ({config})"] = asyncio.run(
+                    measure(app_path("stored", app, token), slots, args.quick, app.cpu_seconds))
+            finally:
+                app.stop()
+            print(f"{config}: done", flush=True)
+        if not args.skip_burst and "postgres" in configs:
+            direct_burst = asyncio.run(burst(lambda model: direct_request(fake, model), [str(i) for i in range(
+                slots_needed)], args.burst))
+            token, slots = prepare_database(slots_needed, "postgres")
+            group = AppGroup(fake, "postgres", 2)
+            try:
+                parley_burst = asyncio.run(burst(app_path("stored", group, token), slots, args.burst))
+            finally:
+                group.stop()
     finally:
         fake.stop()
+    print(f"\nDirect to the fake in the same run: TTFT p50 {ms(pct(direct['ttft1'], .5))} ms @1, "
+          f"p99 {ms(pct(direct['ttft100'], .99))} ms @100\n")
+    print("| path | added TTFT p50 @1 | added TTFT p99 @100 | app CPU per upstream chunk | streams @100 (failed) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, r in rows.items():
+        print(f"| {name} | {ms(pct(r['ttft1'], .5) - pct(direct['ttft1'], .5))} ms "
+              f"| {ms(pct(r['ttft100'], .99) - pct(direct['ttft100'], .99))} ms "
+              f"| {r['us_per_chunk']:.1f} µs | {r['streams100']} ({r['failed100'] + r['failed_saturated']}) |")
+    if direct_burst is not None:
+        print(f"\nBurst, {args.burst} stored replies at once, PostgreSQL + Redis, 2 web processes: TTFT p50 "
+              f"{ms(pct(parley_burst['ttft'], .5))} ms, p99 {ms(pct(parley_burst['ttft'], .99))} ms "
+              f"({parley_burst['failed']} failed); direct to the fake: p50 {ms(pct(direct_burst['ttft'], .5))} ms, "
+              f"p99 {ms(pct(direct_burst['ttft'], .99))} ms")
+    print("\nRaw (ms): " + json.dumps({name: {"ttft1_p50": ms(pct(r["ttft1"], .5)),
+                                             "ttft100_p99": ms(pct(r["ttft100"], .99))}
+                                      for name, r in {"direct": direct, **rows}.items()}))
 
 
 if __name__ == "__main__":

@@ -11,3 +11,14 @@ class ChatsConfig(AppConfig):
 
         on_startup(generations_startup)
         on_shutdown(generations_teardown)
+
+        from core.api.views import add_health_details
+
+        add_health_details(_health_details)
+
+
+def _health_details(*, user, database_ok: bool) -> dict:
+    """The health endpoint tells a signed-in caller how many conversations and messages they have."""
+    from chats.selectors import conversation_counts
+
+    return conversation_counts(user=user) if database_ok else {}

@@ -1,5 +1,6 @@
 """Writes of conversations, user messages and presets; each runs in one transaction."""
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from chats.models import Conversation, Message, MessageRole, Preset
@@ -125,3 +126,29 @@ def preset_update(*, preset: Preset, **changes) -> Preset:
 
 def preset_delete(*, preset: Preset) -> None:
     preset.delete()
+
+
+def user_messages_create(*, items: list[tuple[Conversation, str, str]]) -> list[Message]:
+    """`message_create` for many (conversation, content, model) at once, without attachments: one insert for the
+    messages and one update for their conversations (most recent now; an untitled one takes its first words). Each
+    follows the tip of its conversation's current branch (bulk_create skips Message.save, which would place it)."""
+    from chats.tree import Tree
+
+    if not items:
+        return []
+    now = timezone.now()
+    messages = Message.objects.bulk_create([
+        Message(conversation=conversation, role=MessageRole.USER, content=content, model=model, attachments=[],
+                parent_id=Tree.of(conversation.pk).tip())
+        for conversation, content, model in items
+    ])
+    titles = {conversation.pk: _auto_title(content) for conversation, content, _model in items
+              if not conversation.title and content.strip()}
+    title = Case(*(When(pk=pk, then=Value(text)) for pk, text in titles.items()), default=F("title"))
+    Conversation.objects.filter(pk__in={conversation.pk for conversation, _content, _model in items}).update(
+        updated_at=now, **({"title": title} if titles else {}))
+    for conversation, _content, _model in items:
+        conversation.updated_at = now
+        if conversation.pk in titles:
+            conversation.title = titles[conversation.pk]
+    return messages

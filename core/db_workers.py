@@ -37,17 +37,28 @@ def use_db_workers(loop: asyncio.AbstractEventLoop, enabled: bool = True) -> Non
         _server_loops.discard(loop)
 
 
-async def db_call(fn, *args, **kwargs):
-    """Run blocking database code for a streaming request, on one of the worker threads in a server."""
+async def db_call(fn, *args, _thread: ThreadPoolExecutor | None = None, **kwargs):
+    """Run blocking database code for a streaming request, on one of the worker threads in a server (or on
+    `_thread`, a dedicated one, for work that must not queue behind the requests')."""
     call = functools.partial(fn, **kwargs) if kwargs else fn
     loop = asyncio.get_running_loop()
     if loop not in _server_loops:
         return await sync_to_async(call)(*args)
-    worker = _db_workers[next(_db_turn) % DB_WORKERS]
+    worker = _thread or _db_workers[next(_db_turn) % DB_WORKERS]
     return await loop.run_in_executor(worker, with_connection, call, args)
+
+
+def dedicated_thread(name: str) -> ThreadPoolExecutor:
+    """A database thread of its own (its connection closed with the workers')."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    _dedicated.append(executor)
+    return executor
+
+
+_dedicated: list[ThreadPoolExecutor] = []
 
 
 def close_worker_connections() -> None:
     """Close the worker threads' connections (server shutdown, end of a test)."""
-    for executor in _db_workers:
+    for executor in (*_db_workers, *_dedicated):
         executor.submit(connections.close_all).result()

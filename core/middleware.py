@@ -11,6 +11,7 @@ from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.deprecation import MiddlewareMixin
 
+from core.inline_middleware import OnLoop
 from core.logging import request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -52,7 +53,7 @@ class RequestIdMiddleware:
         return response
 
 
-class ApiTrailingSlashMiddleware(MiddlewareMixin):
+class ApiTrailingSlashMiddleware(OnLoop, MiddlewareMixin):
     """`/api/v1/health` is served as `/api/v1/health/`: clients (curl, httpx) do not follow a redirect by default
     and cannot repeat a POST body across one, and the API's catch-all would otherwise answer 404."""
 

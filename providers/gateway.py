@@ -4,11 +4,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from core.db import revalidated
+from core.db_workers import db_call
 from core.encryption import SecretUndecryptable
+from core.local_cache import LocalCache
 from providers import errors
 from providers.base import ChatRequest, Route
 from providers.events import EventKind, StreamEvent
@@ -73,6 +74,26 @@ def resolve_route(*, model: str, user_id: int | None) -> Route:
         )
     return Route(provider=provider, model=model, model_id=model_id, base_url=base_url, api_key=api_key,
                  key_source=source, protocol=spec.protocol, user_id=user_id)
+
+
+# (model, user id) → Route, for the streaming start path (no database round trips per reply). Cleared in every
+# process when a provider key, a custom endpoint or a user changes (providers.apps), and on a settings change.
+_routes = LocalCache("provider_routes", ttl=300.0)
+
+
+def cached_route(*, model: str, user_id: int | None) -> Route | None:
+    """The remembered route, if any (no database access: safe on an event loop)."""
+    return _routes.get(((model or "").strip(), user_id))
+
+
+def resolve_route_cached(*, model: str, user_id: int | None) -> Route:
+    """`resolve_route`, remembered until the keys or endpoints behind it change; errors are never cached."""
+    cache_key = ((model or "").strip(), user_id)
+    route = _routes.get(cache_key)
+    if route is None:
+        route = resolve_route(model=model, user_id=user_id)
+        _routes.set(cache_key, route)
+    return route
 
 
 def _custom_route(*, provider: str, model: str, model_id: str, user_id: int | None) -> Route:
@@ -163,9 +184,10 @@ async def stream_chat(route: Route, request: ChatRequest) -> AsyncIterator[Strea
     async with contextlib.aclosing(adapter.stream(route, request)) as events:
         async for event in events:
             if event.kind is EventKind.USAGE:
-                # Replies run outside any request, on asgiref's shared thread: its connection may predate a restart.
-                event.data["cost"], event.data["cost_source"] = await sync_to_async(revalidated(price_usage))(
-                    route.model, event.data, user_id=route.user_id)
+                # On a database worker that keeps its connection (not a new thread and connection per reply),
+                # checked first: it may predate a database restart.
+                event.data["cost"], event.data["cost_source"] = await db_call(
+                    revalidated(price_usage), route.model, event.data, user_id=route.user_id)
             yield event
 
 

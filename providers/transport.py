@@ -9,7 +9,6 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import anyio
 import httpcore
 import httpx
 from django.conf import settings
@@ -17,6 +16,7 @@ from django.conf import settings
 from providers import errors
 from providers.base import Route
 from providers.events import EventKind, StreamEvent
+from providers.network import AsyncioBackend
 from providers.sse import SSEDecoder
 
 logger = logging.getLogger("parley.providers")
@@ -98,11 +98,11 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """
 
     def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ASYNC109
         try:
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise httpcore.ConnectError(str(exc))
         addresses = [info[4][0] for info in infos]
@@ -119,14 +119,23 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+class AsyncioTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over providers.network (asyncio streams, no anyio cancel scope per read)."""
+
+    network_backend = AsyncioBackend
+
+    def __init__(self, *, limits: httpx.Limits, **kwargs) -> None:
+        super().__init__(limits=limits, **kwargs)
         # httpx does not expose httpcore's network_backend, so rebuild its pool with ours.
         self._pool = httpcore.AsyncConnectionPool(
-            max_connections=kwargs.get("limits", httpx.Limits()).max_connections,
-            http1=True, http2=False, network_backend=GuardedNetworkBackend(),
+            ssl_context=self._pool._ssl_context, max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+            http1=True, http2=False, network_backend=self.network_backend(),
         )
+
+
+class GuardedTransport(AsyncioTransport):
+    network_backend = GuardedNetworkBackend
 
 
 # --- one pooled client per event loop ----------------------------------------------------------------
@@ -178,7 +187,8 @@ def get_client(*, guarded: bool = False) -> httpx.AsyncClient:
             client = httpx.AsyncClient(transport=GuardedTransport(limits=limits), timeout=_timeout(),
                                        follow_redirects=False, trust_env=False)
         else:
-            client = httpx.AsyncClient(limits=limits, timeout=_timeout(), follow_redirects=False)
+            client = httpx.AsyncClient(transport=AsyncioTransport(limits=limits), timeout=_timeout(),
+                                       follow_redirects=False)
         per_loop[guarded] = client
     return client
 

@@ -3,7 +3,6 @@
 The SSE views are plain async Django views, so a stream holds no thread; each authenticates like the API and is
 documented in OpenAPI by a DRF view class that only carries its schema (see `documented_by`).
 """
-import asyncio
 import contextlib
 
 from django.http import HttpResponse, JsonResponse
@@ -23,9 +22,9 @@ from chats.generations import (
     agenerations_wait_finished,
     generation_cancel,
     generation_event_batches,
-    note_server_loop,
+    plan_start,
     relay_stateless,
-    reply_start_in_loop,
+    start_planned,
 )
 from chats.models import Generation
 from chats.selectors import conversation_for_streaming, generation_get, latest_generation, latest_user_message
@@ -34,6 +33,7 @@ from core.db_workers import db_call
 from core.serializers import ErrorSerializer
 from core.sse import ping_seconds, sse_response
 from core.streaming import documented_by, json_body, streaming_view
+from usage.services import budget_check
 
 SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
@@ -94,20 +94,19 @@ async def conversation_stream(request, user, conversation_id):
         generation = await db_call(_resumable_generation, user=user, conversation_id=conversation_id)
         if generation is not None:
             return _stream(generation.pk, _after(last_event_id))
-    loop = asyncio.get_running_loop()
-    note_server_loop(loop)
-    generation = await db_call(_reply_to_latest, loop, user, conversation_id, request.GET.get("model"))
+    plan = await db_call(_plan_reply_to_latest, user, conversation_id, request.GET.get("model"))
+    generation = await start_planned(plan)
     return _stream(generation.pk)
 
 
-def _reply_to_latest(loop, user, conversation_id, model):
-    """One thread hop: the conversation, its latest user message, and the reply started."""
+def _plan_reply_to_latest(user, conversation_id, model):
+    """One thread hop: the conversation, its latest user message, and the reply planned."""
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     reply_to = latest_user_message(conversation=conversation)
     if reply_to is None:
         raise NoUserMessage()
-    return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=reply_to, content=None,
-                               model=model or None)
+    return plan_start(user=user, conversation=conversation, reply_to=reply_to, content=None, model=model or None,
+                      group_id=None, conversation_fresh=True)
 
 
 class CompletionsSchema(APIView):
@@ -130,21 +129,21 @@ def _validated(serializer_class, data, user) -> dict:
 @streaming_view(methods=("POST",))
 async def conversation_completions(request, user, conversation_id):
     body = json_body(request)
-    loop = asyncio.get_running_loop()
-    note_server_loop(loop)
-    generation = await db_call(_store_and_reply, loop, user, conversation_id, body)
+    plan = await db_call(_plan_completion, user, conversation_id, body)
+    generation = await start_planned(plan)
     return _stream(generation.pk)
 
 
-def _store_and_reply(loop, user, conversation_id, body):
-    """One thread hop: the conversation, the validated body, the user message stored and the reply started."""
+def _plan_completion(user, conversation_id, body):
+    """One thread hop: the conversation, the validated body and the reply planned (stored with the start)."""
     conversation = conversation_for_streaming(user=user, conversation_id=conversation_id)
     data = _validated(CompletionRequestSerializer, body, user)
     extra = {}
     if "parent_id" in data:
         extra["parent"] = message_parent_get(user=user, conversation=conversation, parent_id=data["parent_id"])
-    return reply_start_in_loop(loop, user=user, conversation=conversation, reply_to=None, content=data["content"],
-                               model=data.get("model") or None, attachments=data.get("attachments"), **extra)
+    return plan_start(user=user, conversation=conversation, reply_to=None, content=data["content"],
+                      model=data.get("model") or None, group_id=None, attachments=data.get("attachments"),
+                      conversation_fresh=True, **extra)
 
 
 # --- the tree: regenerate, continue (SPEC §8) ------------------------------------------------------------------------
@@ -168,19 +167,17 @@ class RegenerateSchema(APIView):
 @documented_by(RegenerateSchema)
 @streaming_view(methods=("POST",))
 async def message_regenerate(request, user, message_id):
-    body = json_body(request)
-    loop = asyncio.get_running_loop()
-    note_server_loop(loop)
-    generation = await db_call(_regenerate, loop, user, message_id, body)
+    plan = await db_call(_plan_regenerate, user, message_id, json_body(request))
+    generation = await start_planned(plan)
     return _stream(generation.pk)
 
 
-def _regenerate(loop, user, message_id, body):
+def _plan_regenerate(user, message_id, body):
     message = message_get(user=user, message_id=message_id)
     data = _validated(RegenerateRequestSerializer, body, user)
     question = check_regenerable(message)
-    return reply_start_in_loop(loop, user=user, conversation=message.conversation, reply_to=question, content=None,
-                               model=(data.get("model") or "").strip() or message.model or None)
+    return plan_start(user=user, conversation=message.conversation, reply_to=question, content=None,
+                      model=(data.get("model") or "").strip() or message.model or None, group_id=None)
 
 
 class ContinueSchema(APIView):
@@ -202,17 +199,16 @@ class ContinueSchema(APIView):
 @documented_by(ContinueSchema)
 @streaming_view(methods=("POST",))
 async def message_continue(request, user, message_id):
-    loop = asyncio.get_running_loop()
-    note_server_loop(loop)
-    generation = await db_call(_continue, loop, user, message_id)
+    plan = await db_call(_plan_continue, user, message_id)
+    generation = await start_planned(plan)
     return _stream(generation.pk)
 
 
-def _continue(loop, user, message_id):
+def _plan_continue(user, message_id):
     message = message_get(user=user, message_id=message_id)
     check_continuable(message)
-    return reply_start_in_loop(loop, user=user, conversation=message.conversation, reply_to=message.parent,
-                               content=None, model=message.model or None, continuation=message)
+    return plan_start(user=user, conversation=message.conversation, reply_to=message.parent, content=None,
+                      model=message.model or None, group_id=None, continuation=message)
 
 
 # --- generations -----------------------------------------------------------------------------------------------------
@@ -281,17 +277,13 @@ class StatelessChatSchema(APIView):
         """Documentation only: the async view routed for this path serves it."""
 
 
-def _stateless_request(data: dict, user):
+def _stateless_request(data: dict, route):
     from providers.base import ChatMessage, ChatRequest
-    from providers.gateway import resolve_route
-    from usage.services import budget_check
 
-    route = resolve_route(model=data["model"], user_id=user.pk)
-    budget_check(user_id=user.pk)  # 402 budget_exceeded before the provider is called
     system = "\n\n".join(m["content"] for m in data["messages"] if m["role"] == "system")
     messages = [ChatMessage(role=m["role"], content=m["content"]) for m in data["messages"] if m["role"] != "system"]
     params = {key: value for key, value in (data.get("params") or {}).items() if value is not None}
-    return route, ChatRequest(messages=messages, system=system, params=params)
+    return ChatRequest(messages=messages, system=system, params=params)
 
 
 async def _stateless_events(route, chat_request):
@@ -304,8 +296,15 @@ async def _stateless_events(route, chat_request):
 @documented_by(StatelessChatSchema)
 @streaming_view(methods=("POST",))
 async def chat_stream(request, user):
-    data = await db_call(_validated, StatelessChatSerializer, json_body(request), user)
-    route, chat_request = await db_call(_stateless_request, data, user)
+    from providers.gateway import cached_route, resolve_route_cached
+
+    # No database work unless the route is not cached yet: the body is validated here, on the loop.
+    data = _validated(StatelessChatSerializer, json_body(request), user)
+    route = cached_route(model=data["model"], user_id=user.pk)
+    if route is None:
+        route = await db_call(resolve_route_cached, model=data["model"], user_id=user.pk)
+    await db_call(budget_check, user_id=user.pk)  # 402 budget_exceeded before the provider is called
+    chat_request = _stateless_request(data, route)
     # No X-Generation-ID: nothing is stored, so there is no generation to follow or cancel.
     return sse_response(batches=_stateless_events(route, chat_request))
 

@@ -28,7 +28,7 @@ Public API (views, consumers and compare build on it):
 from chats.generations.errors import ConversationBusy, InternalFailure, Interrupted, NoUserMessage
 from chats.generations.following import generation_event_batches, generation_events
 from chats.generations.persistence import close_persister_connection
-from chats.generations.planning import StartPlan, chat_history, plan_start, resolve_model, store_start
+from chats.generations.planning import StartPlan, chat_history, plan_start, resolve_model, store_many, store_start
 from chats.generations.repair import generations_repair, generations_shutdown
 from chats.generations.running import (
     agenerations_wait_finished,
@@ -42,6 +42,7 @@ from chats.generations.start import (
     conversation_reply_start,
     generation_start,
     reply_start_in_loop,
+    start_planned,
 )
 from chats.generations.state import RUNS, Subscriber
 from chats.selectors import ACTIVE, conversation_for_streaming, generation_get
@@ -61,5 +62,5 @@ __all__ = [
     "chat_history", "close_db_connections", "conversation_for_streaming", "conversation_reply_start",
     "generation_cancel", "generation_event_batches", "generation_events", "generation_get", "generation_start",
     "generations_repair", "generations_shutdown", "note_server_loop", "plan_start", "relay_stateless",
-    "reply_start_in_loop", "resolve_model", "store_start",
+    "reply_start_in_loop", "resolve_model", "start_planned", "store_many", "store_start",
 ]

@@ -13,6 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chats.generations.state import RUNS, Run, runs_of
@@ -62,6 +63,7 @@ class Persister:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.dirty: set[Run] = set()
+        self.finals: dict[Run, dict] = {}  # runs whose end state waits to be stored
         self.task: asyncio.Task | None = None
         self.control_task: asyncio.Task | None = None
         self.last_heartbeat = time.monotonic()
@@ -113,33 +115,39 @@ class Persister:
                 self.task = None
                 return
 
-    async def flush(self, final: tuple[Run, dict] | None = None) -> None:
-        """Persist pending events (one insert per slice); every TEXT_SECONDS, and with `final` (the end state of
-        one run), also the text so far of each message, in the same transaction."""
+    async def finish(self, run: Run, final: dict) -> bool:
+        """Store the end state of `run` with its last events; the ends of runs finishing together share one
+        transaction. Returns whether it was stored (else call again: it stays queued)."""
+        self.finals[run] = final
+        await self.flush()
+        return run not in self.finals
+
+    async def flush(self) -> None:
+        """Persist pending events (one insert per slice); every TEXT_SECONDS, and for the runs that finished (see
+        `finish`), also the text so far of each message, in the same transaction."""
         async with self.lock:
+            finals, self.finals = self.finals, {}
             runs, self.dirty = {run for run in self.dirty if run.is_stored}, set()
-            final_run, final_state = final if final is not None else (None, None)
-            if final_run is not None:
-                runs.add(final_run)
+            runs |= set(finals)
             slices = {run: run.take_pending() for run in runs}
-            slices = {run: events for run, events in slices.items() if events or run is final_run}
+            slices = {run: events for run, events in slices.items() if events or run in finals}
             if not slices:
                 return
             write_text = time.monotonic() - self.last_text_write >= TEXT_SECONDS
             text_runs = [run for run in (runs_of(self.loop) if write_text else ())
-                         if run.is_stored and run.text_seq < run.seq and run is not final_run]
+                         if run.is_stored and run.text_seq < run.seq and run not in finals]
             texts = [run.text_snapshot() for run in text_runs]
-            end = None
-            if final_run is not None:
-                end = (*final_run.text_snapshot(), final_state, final_run.lock_key, final_run.conversation_id)
+            ends = [(*run.text_snapshot(), state, run.lock_key, run.conversation_id) for run, state in finals.items()]
             try:
                 gone = await run_db(write_slices, [(run.generation_id, events) for run, events in slices.items()
-                                                   if events], texts, end)
+                                                   if events], texts, ends)
             except Exception:
                 # Put the events back in front so the next slice retries them in order.
                 for run, events in slices.items():
                     run.pending[:0] = events
                     self.dirty.add(run)
+                for run, state in finals.items():
+                    self.finals.setdefault(run, state)
                 raise
             if write_text:
                 self.last_text_write = time.monotonic()
@@ -150,7 +158,7 @@ class Persister:
                     # Its conversation was deleted: stop paying for a reply nobody can keep.
                     run.stop("cancelled")
             await fan_out([(run.generation_id, events) for run, events in slices.items()
-                           if events and (run.fan_out or run is final_run)])
+                           if events and (run.fan_out or run in finals)])
 
     async def _heartbeat(self) -> None:
         self.last_heartbeat = time.monotonic()
@@ -171,27 +179,28 @@ def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
     return persister
 
 
-def write_slices(slices, texts, end) -> set[str]:
+def write_slices(slices, texts, ends) -> set[str]:
     """`_write_slices_once`; a generation deleted meanwhile (its conversation was deleted while it streamed) fails
     the slice insert: its events have nowhere to go, so they are dropped and the others written, instead of the
     whole batch being retried, and failing, in every later slice of this process. Returns the deleted ids."""
     try:
-        _write_slices_once(slices, texts, end)
+        _write_slices_once(slices, texts, ends)
         return set()
     except IntegrityError:
-        ids = {str(gid) for gid, _events in slices} | ({str(end[0])} if end is not None else set())
+        ids = {str(gid) for gid, _events in slices} | {str(end[0]) for end in ends}
         alive = {str(pk) for pk in Generation.objects.filter(pk__in=ids).values_list("pk", flat=True)}
         if alive == ids:
             raise
         logger.info("Dropping events of %d generation(s) deleted while streaming", len(ids - alive))
         _write_slices_once([(gid, events) for gid, events in slices if str(gid) in alive],
                            [text for text in texts if str(text[0]) in alive],
-                           end if end is not None and str(end[0]) in alive else None)
+                           [end for end in ends if str(end[0]) in alive])
         return ids - alive
 
 
-def _write_slices_once(slices, texts, end) -> None:
-    """One transaction: the new slices; the texts so far (batched CASE updates); the end state of one run."""
+def _write_slices_once(slices, texts, ends) -> None:
+    """One transaction: the new slices; the texts so far (batched CASE updates); the end states of the runs that
+    finished (their conversations released together)."""
     now = timezone.now()
     with transaction.atomic():
         GenerationSlice.objects.bulk_create([
@@ -208,14 +217,20 @@ def _write_slices_once(slices, texts, end) -> None:
                  for _gid, mid, _seq, content, reasoning in texts if mid is not None],
                 ["content", "reasoning", "updated_at"], batch_size=250,
             )
-        if end is not None:
-            gid, mid, seq, content, reasoning, final, lock_key, conversation_id = end
+        alone = Q()  # conversations held by a single reply: released in one statement
+        for gid, mid, seq, content, reasoning, final, lock_key, conversation_id in ends:
             Generation.objects.filter(pk=gid).update(last_seq=seq + 1, heartbeat_at=now, **final["generation"])
             if mid is not None:
                 Message.objects.filter(pk=mid).update(content=content, reasoning=reasoning, updated_at=now,
                                                       **final["message"])
-            if conversation_id is not None:
+            if conversation_id is None:
+                continue
+            if lock_key == str(gid):
+                alone |= Q(pk=conversation_id, active_stream=lock_key)
+            else:
                 release_conversation(conversation_id=conversation_id, lock_key=lock_key, generation_id=gid)
+        if alone.children:
+            Conversation.objects.filter(alone).update(active_stream=None)
 
 
 def release_conversation(*, conversation_id, lock_key, generation_id) -> None:

@@ -1,10 +1,11 @@
 """Planning a reply before anything is stored, then storing it: the model, its route, the history, the rows."""
+import logging
 import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from chats.generations.errors import ConversationBusy, NoUserMessage
@@ -12,7 +13,9 @@ from chats.models import Conversation, Generation, GenerationStatus, Message, Me
 from chats.selectors import conversation_has_active_generation, conversation_stream_holder
 from chats.tree import BRANCH_TIP, history_ids
 from providers.base import ChatMessage, ChatRequest
-from usage.services import usage_reserve
+from usage.services import usage_release, usage_reserve
+
+logger = logging.getLogger("parley.generations")
 
 
 def resolve_model(*, conversation: Conversation, reply_to: Message | None, model: str | None = None) -> str:
@@ -74,18 +77,19 @@ class StartPlan:
 
 def plan_start(*, user, conversation: Conversation, reply_to: Message | None, content: str | None,
                model: str | None, group_id, attachments: list | None = None, parent=BRANCH_TIP,
-               continuation: Message | None = None) -> StartPlan:
+               continuation: Message | None = None, conversation_fresh: bool = False) -> StartPlan:
     """Reads only: the model and its route (ProviderError if unusable), the new message's attachments (400 if
-    not the caller's or not readable by the model), the history, and a first busy check."""
-    from providers.gateway import resolve_route
+    not the caller's or not readable by the model), the history, and a first busy check (from `conversation`
+    itself when the caller has just read it: `conversation_fresh`)."""
+    from providers.gateway import resolve_route_cached
     from uploads.attachments import AttachmentReader
     from uploads.selectors import attachments_for_message
 
     if content is None and reply_to is None:
         raise NoUserMessage()
     chosen = resolve_model(conversation=conversation, reply_to=reply_to, model=model)
-    route = resolve_route(model=chosen, user_id=user.pk)
-    holder = conversation_stream_holder(conversation.pk)
+    route = resolve_route_cached(model=chosen, user_id=user.pk)
+    holder = conversation.active_stream if conversation_fresh else conversation_stream_holder(conversation.pk)
     if holder is not None and holder != group_id and conversation_has_active_generation(conversation.pk):
         raise ConversationBusy()
     uploads = attachments_for_message(owner=user, upload_ids=attachments or [])
@@ -117,40 +121,136 @@ def _parent_or_none(parent):
 
 def store_start(plan: StartPlan, runner: str) -> Generation:
     """One transaction: take the conversation (ConversationBusy if taken), store the user message (if any), the
-    streaming assistant message and the generation."""
+    streaming assistant message and the generation (or, continuing, the stopped reply's new generation). A refused
+    start gives back its usage reservation."""
+    try:
+        with transaction.atomic():
+            take_conversation(conversation=plan.conversation, lock_key=plan.lock_key)
+            if plan.continuation is not None:
+                return _store_continuation(plan, runner)
+            message, generation = _reply_rows(plan, runner, timezone.now())
+            message.save(force_insert=True)
+            generation.save(force_insert=True)
+            _announce_on_commit([message.reply_to, message] if plan.content is not None else [message], generation)
+    except BaseException:
+        usage_release(generation_id=plan.generation_id)
+        raise
+    return generation
+
+
+def store_many(plans: list[StartPlan], runner: str) -> list:
+    """Store starts that arrived together in one transaction (a burst shares its round trips: one insert for
+    all assistant messages, one for all generations). Each result is the plan's Generation, or the exception that
+    refused it (ConversationBusy). A start with attachments, an edit or a continuation is stored alone."""
+    results: dict[int, object] = {}
+    together = [index for index, plan in enumerate(plans) if _plain(plan)]
+    alone = [index for index, plan in enumerate(plans) if not _plain(plan)]
+    if len(together) > 1:
+        try:
+            results.update(_store_together([(index, plans[index]) for index in together], runner))
+        except Exception:
+            logger.warning("Storing %d starts together failed; storing each alone", len(together), exc_info=True)
+            alone += together
+    else:
+        alone += together
+    for index in alone:
+        try:
+            results[index] = store_start(plans[index], runner)
+        except Exception as exc:
+            results[index] = exc
+    return [results[index] for index in range(len(plans))]
+
+
+def _plain(plan: StartPlan) -> bool:
+    """A start that can share a batch: no attachments (attaching can fail after writes), no edit parent, no
+    continuation."""
+    return not plan.uploads and plan.parent is BRANCH_TIP and plan.continuation is None
+
+
+def _store_together(indexed: list[tuple[int, StartPlan]], runner: str) -> dict[int, object]:
+    from chats.services import user_messages_create
+
+    results: dict[int, object] = {}
+    rows = []
+    now = timezone.now()
+    with transaction.atomic():
+        # New messages of single replies (the burst case): their conversations taken in two statements, their
+        # user messages stored in two more. Anything else (a compare's siblings, a reply to an earlier message, a
+        # conversation that was not free) goes through take_conversation one by one, in the same transaction.
+        simple = [(index, plan) for index, plan in indexed if plan.content is not None and plan.group_id is None]
+        taken = _take_free_conversations([plan for _index, plan in simple])
+        won = {index for index, plan in simple if taken.get(plan.conversation.pk) == str(plan.lock_key)}
+        rest = [(index, plan) for index, plan in indexed if index not in won]
+        simple = [(index, plan) for index, plan in simple if index in won]
+        held = {plan.conversation.pk: plan.lock_key for _index, plan in simple}
+        for index, plan in rest:
+            try:
+                # Refused before anything of this plan is written, so the others' transaction stays whole.
+                if held.setdefault(plan.conversation.pk, plan.lock_key) != plan.lock_key:
+                    raise ConversationBusy()
+                take_conversation(conversation=plan.conversation, lock_key=plan.lock_key)
+            except ConversationBusy as exc:
+                results[index] = exc
+                continue
+            rows.append((index, None, *_reply_rows(plan, runner, now)))
+        questions = user_messages_create(items=[(plan.conversation, plan.content, plan.requested_model)
+                                                for _index, plan in simple])
+        for (index, plan), question in zip(simple, questions, strict=True):
+            rows.append((index, question, *_reply_rows(plan, runner, now, reply_to=question)))
+        Message.objects.bulk_create([message for _index, _question, message, _generation in rows])
+        Generation.objects.bulk_create([generation for _index, _question, _message, generation in rows])
+        for _index, question, message, generation in rows:
+            _announce_on_commit([question, message] if question is not None else [message], generation)
+    plans = dict(indexed)
+    for index in results:  # refused (ConversationBusy): they never ran
+        usage_release(generation_id=plans[index].generation_id)
+    results.update({index: generation for index, _question, _message, generation in rows})
+    return results
+
+
+def _take_free_conversations(plans: list[StartPlan]) -> dict:
+    """Mark the free conversations of `plans` as streaming (the first plan of each wins); returns conversation →
+    lock key for those taken."""
+    wanted: dict = {}
+    for plan in plans:
+        wanted.setdefault(plan.conversation.pk, str(plan.lock_key))
+    if not wanted:
+        return {}
+    Conversation.objects.filter(pk__in=list(wanted), active_stream__isnull=True).update(
+        active_stream=Case(*(When(pk=pk, then=Value(uuid.UUID(lock))) for pk, lock in wanted.items())))
+    holders = Conversation.objects.filter(pk__in=list(wanted)).values_list("pk", "active_stream")
+    return {pk: str(holder) for pk, holder in holders if holder is not None and str(holder) == wanted[pk]}
+
+
+def _reply_rows(plan: StartPlan, runner: str, now, reply_to: Message | None = None) -> tuple[Message, Generation]:
+    """Store the user message (if the plan has one and it is not stored yet: `reply_to`) and settle which sibling
+    answer is selected; returns the assistant message and the generation, not yet saved."""
     from chats.services import message_create
 
-    conversation, reply_to = plan.conversation, plan.reply_to
-    with transaction.atomic():
-        take_conversation(conversation=conversation, lock_key=plan.lock_key)
-        if plan.continuation is not None:
-            return _store_continuation(plan, runner)
-        new_messages = []
-        if plan.content is not None:
-            reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
-                                      model=plan.requested_model, attachments=plan.uploads, parent=plan.parent)
-            new_messages.append(reply_to)
+    conversation = plan.conversation
+    if reply_to is not None:
+        selected = True
+    elif plan.content is not None:
+        reply_to = message_create(conversation=conversation, content=plan.content, role=MessageRole.USER,
+                                  model=plan.requested_model, attachments=plan.uploads, parent=plan.parent)
+        selected = True
+    else:
+        reply_to = plan.reply_to
+        siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
+        if plan.group_id is None:
+            siblings.update(selected=False)
             selected = True
         else:
-            siblings = Message.objects.filter(reply_to=reply_to, role=MessageRole.ASSISTANT)
-            if plan.group_id is None:
-                siblings.update(selected=False)
-                selected = True
-            else:
-                selected = not siblings.filter(selected=True).exists()
-        message = Message.objects.create(
-            id=plan.message_id, conversation=conversation, role=MessageRole.ASSISTANT, model=plan.model,
-            status=MessageStatus.STREAMING, reply_to=reply_to, parent=reply_to, selected=selected,
-        )
-        new_messages.append(message)
-        now = timezone.now()
-        generation = Generation.objects.create(
-            id=plan.generation_id, owner=plan.user, conversation=conversation, message=message, model=plan.model,
-            status=GenerationStatus.RUNNING, group_id=plan.group_id, runner=runner, started_at=now,
-            heartbeat_at=now,
-        )
-        _announce_on_commit(new_messages, generation)
-    return generation
+            selected = not siblings.filter(selected=True).exists()
+    message = Message(
+        id=plan.message_id, conversation=conversation, role=MessageRole.ASSISTANT, model=plan.model,
+        status=MessageStatus.STREAMING, reply_to=reply_to, parent=reply_to, selected=selected,
+    )
+    generation = Generation(
+        id=plan.generation_id, owner=plan.user, conversation=conversation, message=message, model=plan.model,
+        status=GenerationStatus.RUNNING, group_id=plan.group_id, runner=runner, started_at=now, heartbeat_at=now,
+    )
+    return message, generation
 
 
 def _store_continuation(plan: StartPlan, runner: str) -> Generation:

@@ -154,8 +154,8 @@ async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderEr
     final = finished_fields(reply, status=status, error=error, latency_ms=done["latency_ms"])
     for attempt in range(5):
         try:
-            await run.persister.flush(final=(run, final))
-            break
+            if await run.persister.finish(run, final):
+                break
         except Exception:
             logger.exception("Storing the end of generation %s failed (attempt %d)", run.generation_id, attempt + 1)
             await asyncio.sleep(0.2 * (attempt + 1))

@@ -26,6 +26,16 @@ class HealthSerializer(serializers.Serializer):
     total_messages = serializers.IntegerField(required=False, help_text="Only when authenticated.")
 
 
+# What signed-in callers also see, told by the apps that know it (core knows neither providers nor chats):
+# each `details(*, user, database_ok) -> dict` is registered in its app's ready().
+_signed_in_details: list = []
+
+
+def add_health_details(details) -> None:
+    if details not in _signed_in_details:
+        _signed_in_details.append(details)
+
+
 class HealthView(APIView):
     permission_classes = [permissions.AllowAny]
 
@@ -48,9 +58,6 @@ class HealthView(APIView):
         },
     )
     def get(self, request):
-        from chats.selectors import conversation_counts
-        from providers.selectors import configured_providers
-
         database = database_status()
         channel_layer = channel_layer_status()
         broker = broker_status()
@@ -66,7 +73,6 @@ class HealthView(APIView):
         # Provider and shared endpoint slugs say what the server is wired to: signed-in callers only.
         if user_id is not None:
             body["default_model"] = settings.PARLEY_DEFAULT_MODEL
-            body["providers"] = configured_providers(user_id=user_id) if database == "ok" else {}
-            if database == "ok":
-                body.update(conversation_counts(user=request.user))
+            for details in _signed_in_details:
+                body.update(details(user=request.user, database_ok=database == "ok"))
         return Response(body, status=200 if database == "ok" else 503)

@@ -264,6 +264,34 @@ async def test_concurrent_sends_start_exactly_one_reply(live_asgi, fake_provider
     assert sorted(statuses) == [200, 409, 409, 409, 409]
 
 
+async def test_a_burst_of_replies_in_many_conversations_all_stream_and_are_stored(live_asgi, fake_provider, alice):
+    # Started together, their rows are written together: each reply must still be whole and its own.
+    conversations = [await sync_to_async(new_conversation)(alice, model="openai/story-6-5", content=None)
+                     for _ in range(12)]
+
+    async def send(client, conversation, n):
+        async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
+                                 json={"content": f"hello {n}"}) as response:
+            assert response.status_code == 200
+            return response.headers["X-Generation-ID"], await read_events(response)
+
+    async with client_for(live_asgi, alice) as client:
+        results = await asyncio.gather(*(send(client, c, n) for n, c in enumerate(conversations)))
+        for (generation_id, events), conversation in zip(results, conversations, strict=True):
+            assert_gapless(events)
+            assert text_of(events) == story_text(6) and events[-1]["status"] == "complete"
+            generation = await wait_for_status(generation_id, {GenerationStatus.COMPLETE})
+            assert generation.conversation_id == conversation.pk and generation.message.content == story_text(6)
+            # Each conversation is free for its next message.
+            async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
+                                     json={"content": "again"}) as again:
+                assert again.status_code == 200
+                await read_events(again)
+    users = await sync_to_async(list)(Message.objects.filter(conversation__owner=alice, role="user")
+                                      .values_list("content", flat=True))
+    assert sorted(users) == sorted([f"hello {n}" for n in range(12)] + ["again"] * 12)
+
+
 async def test_another_user_cannot_read_resume_or_cancel_a_generation(live_asgi, fake_provider, alice, mallory):
     conversation = await sync_to_async(new_conversation)(alice, model="openai/story-30-20")
     async with client_for(live_asgi, alice) as client:
