@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from chats.models import Conversation, Generation, Message, MessageRole
 from core.events import tagged
@@ -135,9 +135,21 @@ async def _select_first_complete(run: CompareRun) -> None:
     async with contextlib.aclosing(compare_events(run)) as events:
         async for event in events:
             if event["type"] == "done" and event.get("status") == "complete":
-                await database_sync_to_async(message_select)(
-                    owner=run.conversation.owner_id, message_id=event["message_id"])
+                await _select_answer(run.conversation.owner_id, event["message_id"])
                 return
+
+
+async def _select_answer(owner_id, message_id, *, attempts: int = 3) -> None:
+    """Select the answer; its siblings' rows may be written by the engine at the same moment (their end states),
+    and PostgreSQL then aborts one of the two transactions as a deadlock: this one tries again."""
+    for attempt in range(attempts):
+        try:
+            await database_sync_to_async(message_select)(owner=owner_id, message_id=message_id)
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 class Tally:
