@@ -15,8 +15,12 @@ AUTO_TITLE_CHARS = 80
 def conversation_create(
     *, owner, title: str = "", system_prompt: str = "", default_model: str = "", params: dict | None = None
 ) -> Conversation:
+    """A new conversation; without a `default_model` it starts with the owner's (the settings page's) default."""
+    from accounts.services import preferences_get
+
     return Conversation.objects.create(
-        owner=owner, title=title, system_prompt=system_prompt, default_model=default_model, params=params or {}
+        owner=owner, title=title, system_prompt=system_prompt,
+        default_model=default_model or preferences_get(user=owner).default_model, params=params or {},
     )
 
 

@@ -578,12 +578,7 @@ def message_select(*, owner, message_id) -> Message:
         )
         if message is None:
             raise exceptions.NotFound("Message not found.")
-        # The tree (SPEC §8, chats.tree): any answer, or a user message that has siblings (an edit), can be selected,
-        # and with it the branch below it.
-        has_siblings = Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id
-                                              ).exclude(pk=message.pk).exists()
-        if message.role != MessageRole.ASSISTANT and not has_siblings:
-            raise InvalidRequest("Only an answer, or a message with other versions, can be selected.",
-                                 code="not_an_answer")
+        # The tree (SPEC §8, chats.tree): any message, user or assistant, can be selected, and with it the branch
+        # below it (a message without other versions is selected already: nothing changes).
         tree_select(message=message)
     return message

@@ -116,12 +116,13 @@ class MessageSelectView(APIView):
         operation_id="messages_select",
         summary="Continue the conversation from this answer",
         description=(
-            "For sibling answers (several replies to one user message, e.g. from a compare or a fusion): makes "
-            "this one `selected`, the others `selected: false`. They all stay in the history; the next reply "
-            "builds on the selected one. 400 `not_an_answer` for a message that replies to nothing."
+            "Any message, user or assistant (SPEC §8): makes this one `selected`, its siblings (other answers to "
+            "one user message, e.g. from a compare or a fusion, or other versions of an edited message) "
+            "`selected: false`, and with it the branch below it. They all stay in the tree; the next reply builds "
+            "on the selected branch. 404 for another user's message."
         ),
         request=None,
-        parameters=[id_parameter("message_id", description="The answer's UUID.")],
+        parameters=[id_parameter("message_id", description="The message's UUID.")],
         responses={200: MessageSerializer, **error_responses(400, 404)},
     )
     def post(self, request, message_id):

@@ -105,5 +105,6 @@ def test_select_picks_the_answer_to_continue_from(api, other_api, siblings):
     assert response.status_code == 200 and response.json()["selected"] is True
     assert [m.selected for m in question.replies.order_by("created_at")] == [False, False, True]
     assert other_api.post(f"/api/v1/messages/{answers[1].id}/select/").status_code == 404
-    assert api.post(f"/api/v1/messages/{question.id}/select/").json()["code"] == "not_an_answer"
+    # Any message can be selected (SPEC §8): a question without other versions changes nothing below it.
+    assert api.post(f"/api/v1/messages/{question.id}/select/").status_code == 200
     assert [m.selected for m in question.replies.order_by("created_at")] == [False, False, True]

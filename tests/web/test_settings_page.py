@@ -60,3 +60,17 @@ def test_import_from_the_settings_page(signed_in, user):
 
 def test_the_settings_page_needs_a_sign_in(client):
     assert client.get("/settings/").status_code == 302
+
+
+def test_the_default_model_is_that_of_conversations_made_over_the_api_too(signed_in, user):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    before = api.post("/api/v1/conversations/", {"title": "before"}, format="json").json()
+    signed_in.post("/settings/", {"action": "preferences", "default_model": "anthropic/claude-x", "theme": "system"})
+    after = api.post("/api/v1/conversations/", {"title": "after"}, format="json").json()
+    chosen = api.post("/api/v1/conversations/", {"title": "chosen", "default_model": "openai/gpt-4o"},
+                      format="json").json()
+    assert before["default_model"] == "" and after["default_model"] == "anthropic/claude-x"
+    assert chosen["default_model"] == "openai/gpt-4o"
