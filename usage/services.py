@@ -45,23 +45,38 @@ def _lock_budget(user_id: int) -> Decimal | None:
 
 def usage_reserve(*, user_id: int, model: str, request, generation_id, conversation_id=None,
                   compare: bool = False) -> UsageRecord:
+    """`usage_reservation`, its row stored now."""
+    record = usage_reservation(user_id=user_id, model=model, request=request, generation_id=generation_id,
+                               conversation_id=conversation_id, compare=compare)
+    if record._state.adding:
+        record.save(force_insert=True)
+    return record
+
+
+def usage_reservation(*, user_id: int, model: str, request, generation_id, conversation_id=None,
+                      compare: bool = False) -> UsageRecord:
     """Before a reply's provider call starts: refuse it (BudgetExceeded) if the month's cost, counting the
-    replies still running at their prompt's estimated cost, has reached the budget; else store its row as
-    `running`, reserving its prompt's cost. Atomic per user: a burst of starts checks one at a time."""
+    replies still running at their prompt's estimated cost, has reached the budget; else its row as `running`,
+    reserving its prompt's cost. With a budget the row is stored at once, atomically per user (a burst of starts
+    checks one at a time); without one nothing needs the lock, and the row comes back unsaved for the start's own
+    transaction to insert with its other rows (chats.generations.planning)."""
     prompt_tokens = request_tokens(request)
     prices = pricing.model_prices(model, user_id=user_id)
     reserved = prices.cost({"prompt_tokens": prompt_tokens}) if prices is not None else None
+    record = UsageRecord(
+        owner_id=user_id, kind=UsageKind.COMPARE if compare else UsageKind.REPLY, model=model,
+        provider=model.partition("/")[0], status=UsageStatus.RUNNING, conversation_id=conversation_id,
+        generation_id=generation_id, prompt_tokens=prompt_tokens, reserved=reserved)
+    if selectors.budget_limit(user_id=user_id) is None:
+        return record
     with transaction.atomic():
-        if selectors.budget_limit(user_id=user_id) is not None:
-            limit = _lock_budget(user_id)
-            if limit is not None:
-                spent = selectors.month_to_date_cost(user_id=user_id)
-                if spent >= limit:
-                    raise BudgetExceeded(spent=spent, limit=limit)
-        return UsageRecord.objects.create(
-            owner_id=user_id, kind=UsageKind.COMPARE if compare else UsageKind.REPLY, model=model,
-            provider=model.partition("/")[0], status=UsageStatus.RUNNING, conversation_id=conversation_id,
-            generation_id=generation_id, prompt_tokens=prompt_tokens, reserved=reserved)
+        limit = _lock_budget(user_id)
+        if limit is not None:
+            spent = selectors.month_to_date_cost(user_id=user_id)
+            if spent >= limit:
+                raise BudgetExceeded(spent=spent, limit=limit)
+        record.save(force_insert=True)
+    return record
 
 
 def usage_release(*, generation_id) -> None:

@@ -12,8 +12,10 @@ from chats.generations.errors import ConversationBusy, NoUserMessage
 from chats.models import Conversation, Generation, GenerationStatus, Message, MessageRole, MessageStatus
 from chats.selectors import conversation_has_active_generation, conversation_stream_holder
 from chats.tree import BRANCH_TIP, history_ids
+from core.db_workers import dedicated_thread
 from providers.base import ChatMessage, ChatRequest
-from usage.services import usage_release, usage_reserve
+from usage.models import UsageRecord
+from usage.services import usage_release, usage_reservation
 
 logger = logging.getLogger("parley.generations")
 
@@ -69,6 +71,7 @@ class StartPlan:
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
     parent: object = BRANCH_TIP  # the new user message's parent: a Message, None (a new first message), or the tip
     continuation: Message | None = None  # a stopped reply that goes on (continue)
+    usage_row: object = None  # its usage reservation (usage.services.usage_reservation), maybe not stored yet
 
     @property
     def lock_key(self) -> uuid.UUID:
@@ -108,9 +111,11 @@ def plan_start(*, user, conversation: Conversation, reply_to: Message | None, co
                      request=request, uploads=uploads, parent=parent, continuation=continuation)
     if continuation is not None:
         plan.message_id = continuation.pk
-    # Last, once nothing else can refuse: 402 budget_exceeded, or the reply's usage row reserving its prompt's cost.
-    usage_reserve(user_id=user.pk, model=chosen, request=request, generation_id=plan.generation_id,
-                  conversation_id=conversation.pk, compare=group_id is not None)
+    # Last, once nothing else can refuse: 402 budget_exceeded, or the reply's usage row reserving its prompt's cost
+    # (stored with the start's rows when no budget needed it stored now).
+    plan.usage_row = usage_reservation(user_id=user.pk, model=chosen, request=request,
+                                       generation_id=plan.generation_id, conversation_id=conversation.pk,
+                                       compare=group_id is not None)
     return plan
 
 
@@ -127,10 +132,12 @@ def store_start(plan: StartPlan, runner: str) -> Generation:
         with transaction.atomic():
             take_conversation(conversation=plan.conversation, lock_key=plan.lock_key)
             if plan.continuation is not None:
+                UsageRecord.objects.bulk_create(_unsaved_usage_rows([plan]))
                 return _store_continuation(plan, runner)
             message, generation = _reply_rows(plan, runner, timezone.now())
             message.save(force_insert=True)
             generation.save(force_insert=True)
+            UsageRecord.objects.bulk_create(_unsaved_usage_rows([plan]))
             _announce_on_commit([message.reply_to, message] if plan.content is not None else [message], generation)
     except BaseException:
         usage_release(generation_id=plan.generation_id)
@@ -199,6 +206,9 @@ def _store_together(indexed: list[tuple[int, StartPlan]], runner: str) -> dict[i
             rows.append((index, question, *_reply_rows(plan, runner, now, reply_to=question)))
         Message.objects.bulk_create([message for _index, _question, message, _generation in rows])
         Generation.objects.bulk_create([generation for _index, _question, _message, generation in rows])
+        stored = {generation.pk for _index, _question, _message, generation in rows}
+        UsageRecord.objects.bulk_create(_unsaved_usage_rows(
+            [plan for _index, plan in indexed if plan.generation_id in stored]))
         for _index, question, message, generation in rows:
             _announce_on_commit([question, message] if question is not None else [message], generation)
     plans = dict(indexed)
@@ -206,6 +216,10 @@ def _store_together(indexed: list[tuple[int, StartPlan]], runner: str) -> dict[i
         usage_release(generation_id=plans[index].generation_id)
     results.update({index: generation for index, _question, _message, generation in rows})
     return results
+
+
+def _unsaved_usage_rows(plans: list[StartPlan]) -> list:
+    return [plan.usage_row for plan in plans if plan.usage_row is not None and plan.usage_row._state.adding]
 
 
 def _take_free_conversations(plans: list[StartPlan]) -> dict:
@@ -271,9 +285,20 @@ def _store_continuation(plan: StartPlan, runner: str) -> Generation:
 
 def _announce_on_commit(messages: list[Message], generation: Generation) -> None:
     """Every open conversation WebSocket hears of the new messages once they are stored (chats.live)."""
+    # On a thread of their own: building the frames reads the tree, which must not hold up the start's writes.
+    transaction.on_commit(lambda: _announcer.submit(_announce, messages, generation.pk))
+
+
+def _announce(messages: list[Message], generation_id) -> None:
     from chats.live import announce_messages
 
-    transaction.on_commit(lambda: announce_messages(messages, generation_id=generation.pk))
+    try:
+        announce_messages(messages, generation_id=generation_id)
+    except Exception:  # an executor would keep the error to itself
+        logger.exception("Announcing the new messages of generation %s failed", generation_id)
+
+
+_announcer = dedicated_thread("parley-announce")
 
 
 def take_conversation(*, conversation: Conversation, lock_key) -> None:
