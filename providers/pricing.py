@@ -71,15 +71,34 @@ def estimate_tokens(text: str) -> int:
 
 
 def table_prices(model: str) -> Prices | None:
-    """The pinned (or last refreshed) table's prices for "provider/model-id"; None if it does not know them."""
+    """The pinned (or last refreshed) table's prices for "provider/model-id"; None if it does not know them.
+    Remembered per table, model and hour (a model the table does not know costs it milliseconds to look for, on
+    every reply's start and end)."""
     from genai_prices import data_snapshot
 
+    snapshot = data_snapshot.get_snapshot()
+    key = (id(snapshot), model, _now().strftime("%Y-%m-%dT%H"))
+    if _remembered.get("snapshot") is not snapshot:  # a new table (refreshed, or set back): forget the old one's
+        _remembered.clear()
+        _remembered["snapshot"] = snapshot
+    if key not in _remembered:
+        if len(_remembered) > 4096:
+            _remembered.clear()
+            _remembered["snapshot"] = snapshot
+        _remembered[key] = _table_prices(snapshot, model)
+    return _remembered[key]
+
+
+_remembered: dict = {}
+
+
+def _table_prices(snapshot, model: str) -> Prices | None:
     provider, _, model_id = model.partition("/")
     if provider == "openrouter" or "/" in model_id:
         provider, _, model_id = model_id.partition("/")  # OpenRouter names the vendor first
     provider = _TABLE_PROVIDER.get(provider, provider)
     try:
-        _provider, info = data_snapshot.get_snapshot().find_provider_model(model_id, None, provider or None, None)
+        _provider, info = snapshot.find_provider_model(model_id, None, provider or None, None)
         price = info.get_prices(_now())
     except Exception:  # LookupError for an unknown model; the table's own errors must never fail a reply
         return None
