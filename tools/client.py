@@ -24,10 +24,12 @@ class ToolResult:
     images: list[dict] = field(default_factory=list)  # {"mime_type", "data"} (base64), for the loop to forward
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, http_status: int | None = None) -> str:
     """A short, secret-free description of what went wrong (headers never appear in these messages)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    if http_status is not None and not isinstance(exc, TimeoutError):
+        return f"The server answered HTTP {http_status}."
     if isinstance(exc, TimeoutError):
         return "The server did not answer in time."
     if isinstance(exc, httpx2.ConnectError):
@@ -45,6 +47,16 @@ class _Session:
 
     def __init__(self, *, url: str, transport: str, headers: dict[str, str], timeout: float):
         self.url, self.transport, self.headers, self.timeout = url, transport, headers, timeout
+        self.http_status: int | None = None  # the first HTTP error status seen (the SDK's errors drop it)
+
+    async def _note_status(self, response) -> None:
+        if response.status_code >= 400 and self.http_status is None:
+            self.http_status = response.status_code
+
+    def _http_client(self, headers=None, timeout=None, auth=None) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(headers=headers if headers is not None else self.headers,
+                                  timeout=timeout or httpx2.Timeout(self.timeout), auth=auth,
+                                  event_hooks={"response": [self._note_status]})
 
     async def __aenter__(self):
         from contextlib import AsyncExitStack
@@ -58,10 +70,10 @@ class _Session:
         try:
             if self.transport == "sse":
                 read, write = await self._stack.enter_async_context(
-                    sse_client(self.url, headers=self.headers, timeout=self.timeout, sse_read_timeout=self.timeout))
+                    sse_client(self.url, headers=self.headers, timeout=self.timeout, sse_read_timeout=self.timeout,
+                               httpx_client_factory=self._http_client))
             else:
-                http = await self._stack.enter_async_context(
-                    httpx2.AsyncClient(headers=self.headers, timeout=httpx2.Timeout(self.timeout)))
+                http = await self._stack.enter_async_context(self._http_client())
                 read, write = await self._stack.enter_async_context(streamable_http_client(self.url, http_client=http))
             session = await self._stack.enter_async_context(
                 ClientSession(read, write, read_timeout_seconds=self.timeout))
@@ -83,9 +95,10 @@ async def list_tools(*, url: str, transport: str = "streamable_http", headers: d
                      deadline: float = 10) -> list[dict]:
     """The server's tools as `{"name","description","input_schema"}`; raises McpError."""
     tools: list[dict] = []
+    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline)
     try:
         with anyio.fail_after(deadline):
-            async with _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline) as session:
+            async with connection as session:
                 from mcp.types import PaginatedRequestParams
 
                 cursor = None
@@ -99,7 +112,7 @@ async def list_tools(*, url: str, transport: str = "streamable_http", headers: d
     except McpError:
         raise
     except Exception as exc:  # an ExceptionGroup from the transport's task group included
-        raise McpError(_describe(exc)) from None
+        raise McpError(_describe(exc, connection.http_status)) from None
     if len(tools) > MAX_TOOLS:
         raise McpError(f"The server lists more than {MAX_TOOLS} tools.")
     return tools
@@ -134,12 +147,13 @@ async def call_tool(*, url: str, name: str, arguments: dict | None = None, trans
                     headers: dict[str, str] | None = None, deadline: float = 60,
                     max_chars: int = 20_000) -> ToolResult:
     """Call one tool; every failure (down, slow, not MCP, a tool error) is an error result, never an exception."""
+    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline)
     try:
         with anyio.fail_after(deadline):
-            async with _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline) as session:
+            async with connection as session:
                 result = await session.call_tool(name, arguments or {}, read_timeout_seconds=deadline)
     except Exception as exc:
-        message = _describe(exc)
+        message = _describe(exc, connection.http_status)
         if "MCPError" in type(exc).__name__ or "McpError" in type(exc).__name__:
             message = f"The tool call failed: {str(exc)[:500]}"
         return ToolResult(content=message, is_error=True)
