@@ -155,11 +155,19 @@ def mcp_servers_refresh_all() -> dict[str, int]:
 
 
 def mcp_tool_call(*, server: McpServer, name: str, arguments: dict | None = None) -> client.ToolResult:
-    """Call one tool of a stored server (for the generation's tool loop); every failure is an error result."""
+    """Call one tool of a stored server; every failure is an error result (`mcp_tool_call_async` for async code)."""
+    return async_to_sync(mcp_tool_call_async)(server=server, name=name, arguments=arguments)
+
+
+async def mcp_tool_call_async(*, server: McpServer, name: str, arguments: dict | None = None) -> client.ToolResult:
+    """The same call for async callers (the generation's tool loop); the SSRF check (DNS, the owner's row) runs
+    in the sync thread."""
+    from asgiref.sync import sync_to_async
+
     try:
-        connection = connection_for(server)
+        connection = await sync_to_async(connection_for)(server)
     except ValidationError as exc:
         return client.ToolResult(content=_first_message(exc), is_error=True)
-    return async_to_sync(client.call_tool)(**connection, name=name, arguments=arguments,
-                                           deadline=settings.PARLEY_TOOL_TIMEOUT,
-                                           max_chars=settings.PARLEY_TOOL_RESULT_MAX_CHARS)
+    return await client.call_tool(**connection, name=name, arguments=arguments,
+                                  deadline=settings.PARLEY_TOOL_TIMEOUT,
+                                  max_chars=settings.PARLEY_TOOL_RESULT_MAX_CHARS)
