@@ -207,3 +207,13 @@ def test_the_schema_documents_the_endpoints(api):
     assert {"/api/v1/mcp/servers/", "/api/v1/mcp/servers/{server_id}/",
             "/api/v1/mcp/servers/{server_id}/refresh/"} <= set(paths)
     assert set(paths["/api/v1/mcp/servers/{server_id}/"]) == {"get", "patch", "delete"}
+
+
+@pytest.mark.parametrize("method", ["get", "post", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/api/v1/mcp/servers/", "/api/v1/mcp/servers/1/", "/api/v1/mcp/servers/1/refresh/"])
+def test_the_endpoints_need_a_signed_in_caller(db, method, path):
+    from django.test import Client
+
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail", "code"}
