@@ -48,9 +48,9 @@ def offered_tools(*, user, specs: list[str]) -> list[dict]:
         return ValidationError({"tools": ValidationError(message, code=code)})
 
     servers: dict[str, McpServer] = {}
-    for server in mcp_server_list(user=user).order_by("owner_id"):  # shared (NULL) first, own ones replace them
-        if server.owner_id is None or server.owner_id == user.pk:
-            servers[server.name] = server
+    # Shared ones first, so the user's own replace them (NULLs sort differently per database: sorted here).
+    for server in sorted(mcp_server_list(user=user), key=lambda s: s.owner_id is not None):
+        servers[server.name] = server
     offered, seen, taken = [], set(), set()
     for spec in specs:
         if not isinstance(spec, str) or spec.count("/") != 1 or not all(spec.split("/")):
