@@ -1,14 +1,7 @@
 """Real MCP servers on loopback (the SDK's server side), one set for the whole test session."""
 import pytest
 
-from tests.fixtures.mcp_server import start_calculator, start_many_tools, start_not_mcp
-
-
-@pytest.fixture(scope="session")
-def mcp_server():
-    server = start_calculator()
-    yield server
-    server.stop()
+from tests.fixtures.mcp_server import mcp_server, start_many_tools, start_not_mcp  # noqa: F401
 
 
 @pytest.fixture(scope="session")

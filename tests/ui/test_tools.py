@@ -2,15 +2,10 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.fixtures.mcp_server import start_calculator
+from tests.fixtures import mcp_server as mcp_fixtures
 from tests.ui.conftest import SCREENSHOTS
 
-
-@pytest.fixture(scope="module")
-def mcp_server():
-    server = start_calculator()
-    yield server
-    server.stop()
+mcp_server = mcp_fixtures.mcp_server  # the real MCP fixture server, as tests/tools uses it
 
 
 @pytest.fixture
