@@ -33,6 +33,8 @@ def _describe(exc: BaseException, http_status: int | None = None) -> str:
     if isinstance(exc, TimeoutError):
         return "The server did not answer in time."
     if isinstance(exc, httpx2.ConnectError):
+        if "private, loopback or link-local" in str(exc):
+            return "This server resolves to a private, loopback or link-local address; refused."
         return "The server could not be reached."
     if isinstance(exc, httpx2.HTTPStatusError):
         return f"The server answered HTTP {exc.response.status_code}."
@@ -45,8 +47,9 @@ def _describe(exc: BaseException, http_status: int | None = None) -> str:
 class _Session:
     """An initialized ClientSession over the chosen transport, for one `async with`."""
 
-    def __init__(self, *, url: str, transport: str, headers: dict[str, str], timeout: float):
+    def __init__(self, *, url: str, transport: str, headers: dict[str, str], timeout: float, guarded: bool):
         self.url, self.transport, self.headers, self.timeout = url, transport, headers, timeout
+        self.guarded = guarded
         self.http_status: int | None = None  # the first HTTP error status seen (the SDK's errors drop it)
 
     async def _note_status(self, response) -> None:
@@ -54,8 +57,11 @@ class _Session:
             self.http_status = response.status_code
 
     def _http_client(self, headers=None, timeout=None, auth=None) -> httpx2.AsyncClient:
+        from tools.network import GuardedTransport
+
         return httpx2.AsyncClient(headers=headers if headers is not None else self.headers,
                                   timeout=timeout or httpx2.Timeout(self.timeout), auth=auth,
+                                  transport=GuardedTransport() if self.guarded else None,
                                   event_hooks={"response": [self._note_status]})
 
     async def __aenter__(self):
@@ -92,10 +98,11 @@ def _tool_dict(tool) -> dict:
 
 
 async def list_tools(*, url: str, transport: str = "streamable_http", headers: dict[str, str] | None = None,
-                     deadline: float = 10) -> list[dict]:
-    """The server's tools as `{"name","description","input_schema"}`; raises McpError."""
+                     deadline: float = 10, guarded: bool = False) -> list[dict]:
+    """The server's tools as `{"name","description","input_schema"}`; raises McpError. `guarded`: refuse
+    loopback, private and link-local addresses on every connection (a non-admin's server)."""
     tools: list[dict] = []
-    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline)
+    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline, guarded=guarded)
     try:
         with anyio.fail_after(deadline):
             async with connection as session:
@@ -145,9 +152,9 @@ def _result(result, max_chars: int) -> ToolResult:
 
 async def call_tool(*, url: str, name: str, arguments: dict | None = None, transport: str = "streamable_http",
                     headers: dict[str, str] | None = None, deadline: float = 60,
-                    max_chars: int = 20_000) -> ToolResult:
+                    max_chars: int = 20_000, guarded: bool = False) -> ToolResult:
     """Call one tool; every failure (down, slow, not MCP, a tool error) is an error result, never an exception."""
-    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline)
+    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline, guarded=guarded)
     try:
         with anyio.fail_after(deadline):
             async with connection as session:

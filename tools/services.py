@@ -122,7 +122,8 @@ def connection_for(server: McpServer) -> dict:
     except SecretUndecryptable:
         raise _field_error("headers", "The stored headers cannot be decrypted (the encryption key changed); "
                            "enter them again.", "undecryptable") from None
-    return {"url": server.url, "transport": server.transport, "headers": headers}
+    guarded = server.owner is not None and not server.owner.is_staff
+    return {"url": server.url, "transport": server.transport, "headers": headers, "guarded": guarded}
 
 
 def _first_message(exc: ValidationError) -> str:

@@ -70,3 +70,15 @@ async def test_a_server_with_500_tools(many_tools_server):
     tools = await client.list_tools(url=many_tools_server.base + "/mcp")
     assert len(tools) == 501
     assert tools[499]["name"] == "t499"
+
+
+async def test_a_guarded_connection_refuses_a_loopback_address(mcp_server):
+    """What a non-admin's server connects through: the address is checked when connecting, not only when saved."""
+    with pytest.raises(client.McpError, match="private, loopback or link-local"):
+        await client.list_tools(url=mcp_server.base + "/mcp", guarded=True)
+    result = await client.call_tool(url=mcp_server.base + "/mcp", name="add", arguments={"a": 1, "b": 2},
+                                    guarded=True)
+    assert result.is_error and "private, loopback or link-local" in result.content
+    # Unguarded (an admin's server) it connects.
+    assert (await client.call_tool(url=mcp_server.base + "/mcp", name="add", arguments={"a": 1, "b": 2})).content \
+        == "3.0"
