@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("chats.api.urls")),
     path("", include("merging.api.urls")),
     path("", include("uploads.api.urls")),
+    path("", include("tools.api.urls")),
     path("", include("usage.api.urls")),
     # Last: any other /api/v1/ path is a JSON 404, in DEBUG too.
     re_path(r"", core_views.not_found, name="api-not-found"),

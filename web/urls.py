@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web import usage_pages, views
+from web import tools_pages, usage_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,4 +20,6 @@ urlpatterns = [
     path("usage/users/", usage_pages.usage_admin_page, name="usage-admin"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
     path("s/<str:token>/", views.shared, name="shared"),
+    path("tools/", tools_pages.tools_page, name="tools"),
+    path("tools/<int:server_id>/<slug:action>/", tools_pages.tools_server_action, name="tools-server-action"),
 ]

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "openai_api",
     "usage",
     "uploads",
+    "tools",
     "web",
 ]
 
@@ -153,6 +154,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "merging.tasks.sweep_merges",
         "schedule": max(1.0, env.int("PARLEY_MERGE_STALE_SECONDS", default=60) / 4),
     },
+    # tools: every enabled MCP server's status and tool list checked again.
+    "refresh-mcp-servers": {
+        "task": "tools.tasks.refresh_mcp_servers",
+        "schedule": float(env.int("PARLEY_MCP_REFRESH_SECONDS", default=900)),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,6 +191,10 @@ def upload_storage_config(root) -> dict:
     options = {"location": str(root)} if PARLEY_UPLOAD_STORAGE.endswith(".FileSystemStorage") else {}
     return {"BACKEND": PARLEY_UPLOAD_STORAGE, "OPTIONS": options}
 
+
+# tools (SPEC §7): one MCP tool call's deadline, and the most of its result a model is sent.
+PARLEY_TOOL_TIMEOUT = env.float("PARLEY_TOOL_TIMEOUT", default=60.0)
+PARLEY_TOOL_RESULT_MAX_CHARS = env.int("PARLEY_TOOL_RESULT_MAX_CHARS", default=20_000)
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -228,6 +238,8 @@ SPECTACULAR_SETTINGS = {
         "MergeStatusEnum": "merging.models.MergeStatus",
         "UploadKindEnum": "uploads.models.UploadKind",
         "MergeKindEnum": "merging.models.MergeKind",
+        "McpTransportEnum": "tools.models.Transport",
+        "McpServerStatusEnum": "tools.models.ServerStatus",
         "HealthStatusEnum": ["ok", "degraded"],
     },
 }

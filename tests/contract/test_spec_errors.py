@@ -9,7 +9,7 @@ UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
-@pytest.mark.parametrize("path", ["/api/v1/mcp/servers/", "/api/v1/no-such-thing/"])
+@pytest.mark.parametrize("path", ["/api/v1/no-such-app/things/", "/api/v1/no-such-thing/"])
 def test_unknown_api_paths_are_a_json_404_for_every_method(method, path):
     # enforce_csrf_checks: like a real client, which has no CSRF cookie.
     client = Client(enforce_csrf_checks=True)
