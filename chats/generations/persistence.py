@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from chats.generations.state import RUNS, Run, runs_of
 from chats.models import Conversation, Generation, GenerationSlice, GenerationStatus, Message
-from core.db_workers import with_connection
+from core.db_workers import dedicated_thread, with_connection
 
 logger = logging.getLogger("parley.generations")
 
@@ -44,8 +43,8 @@ def shared_channel_layer():
     return layer
 
 
-# One thread does every write of the slice persister.
-_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-persist")
+# One thread does every write of the slice persister (registered for health, reconnecting like the workers).
+_db_executor = dedicated_thread("parley-persist")
 
 
 def run_db(fn, *args):
