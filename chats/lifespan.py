@@ -46,6 +46,17 @@ def generations_sweep() -> int:
     return generations_repair(stale_after=_stale_after())
 
 
+def generations_stop_requested() -> None:
+    """The server was told to stop: end this process's replies now (`interrupted`, their text so far stored), so
+    each client following one gets its `done` and the connection closes before the graceful-shutdown timeout."""
+    from chats.generations.state import RUNS
+    from chats.models import GenerationStatus
+
+    for run in list(RUNS.values()):
+        if run.loop is not None:
+            run.loop.call_soon_threadsafe(run.stop, GenerationStatus.INTERRUPTED)
+
+
 async def generations_teardown() -> None:
     from chats.generations import close_db_connections, generations_shutdown
     from core.db_workers import use_db_workers

@@ -148,6 +148,9 @@ class Persister:
                 for run, state in finals.items():
                     self.finals.setdefault(run, state)
                 raise
+            for run in finals:
+                if run.finished:  # its end waited for the database (see running._finish): now it is stored
+                    RUNS.pop(run.generation_id, None)
             if write_text:
                 self.last_text_write = time.monotonic()
             for run, text in zip(text_runs, texts, strict=True):
@@ -218,7 +221,8 @@ def _write_slices_once(slices, texts, ends) -> None:
             )
         alone = Q()  # conversations held by a single reply: released in one statement
         for gid, mid, seq, content, reasoning, final, lock_key, conversation_id in ends:
-            Generation.objects.filter(pk=gid).update(last_seq=seq + 1, heartbeat_at=now, **final["generation"])
+            ended = {"last_seq": seq + 1, "heartbeat_at": now, **final["generation"]}
+            Generation.objects.filter(pk=gid).update(**ended)
             if mid is not None:
                 Message.objects.filter(pk=mid).update(content=content, reasoning=reasoning, updated_at=now,
                                                       **final["message"])

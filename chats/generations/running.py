@@ -152,13 +152,17 @@ async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderEr
     # The end state is stored before anyone sees `done`, so a client that reads the message after it agrees.
     run.pending.append(done)
     final = finished_fields(reply, status=status, error=error, latency_ms=done["latency_ms"])
+    final["generation"]["last_seq"] = done["seq"]
+    stored = False
     for attempt in range(5):
         try:
-            if await run.persister.finish(run, final):
+            if stored := await run.persister.finish(run, final):
                 break
         except Exception:
             logger.exception("Storing the end of generation %s failed (attempt %d)", run.generation_id, attempt + 1)
             await asyncio.sleep(0.2 * (attempt + 1))
+    # Not stored yet (a database outage): the end stays queued in the persister, which stores it once the database
+    # is back; until then the run stays known here (heartbeats go on), so no repair writes a second end.
     run.finished = True
     run.events.append(done)
     for subscriber in list(run.subscribers):
@@ -166,7 +170,8 @@ async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderEr
             subscriber.push(done)
         else:
             subscriber.loop.call_soon_threadsafe(subscriber.push, done)
-    RUNS.pop(run.generation_id, None)
+    if stored:
+        RUNS.pop(run.generation_id, None)
 
 
 def finished_fields(reply: ReplyState, *, status: str, error: ProviderError | None, latency_ms: int) -> dict:

@@ -43,3 +43,70 @@ def test_replies_and_compares_stream_whole_after_the_engines_connections_were_ki
     assert_a_reply_streams_whole(web, auth)
     status, health = get_json(f"{web.url}/api/v1/health/")
     assert status == 200 and health["database"] == "ok"
+
+
+def test_a_client_streaming_when_the_server_is_told_to_stop_gets_done_interrupted_and_the_end(web, token, capfd):
+    import json
+    import signal
+
+    auth = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(f"{web.url}/api/v1/conversations/", headers=auth, json={"title": "Long"}, timeout=10)
+    conversation_id = created.json()["id"]
+    seen: list[dict] = []
+    with httpx.stream("POST", f"{web.url}/api/v1/conversations/{conversation_id}/completions/", headers=auth,
+                      json={"content": "Tell me a story", "model": "openai/story-400-50"}, timeout=30) as reply:
+        assert reply.status_code == 200
+        for line in reply.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:]))
+                if len([e for e in seen if e["type"] == "content"]) == 3:
+                    web.process.send_signal(signal.SIGTERM)  # as a deploy or `docker stop` does
+    assert seen[-1]["type"] == "done" and seen[-1]["status"] == "interrupted", seen[-3:]
+    assert [e["code"] for e in seen if e["type"] == "error"] == ["interrupted"]
+    assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
+    assert web.process.wait(timeout=30) == -signal.SIGTERM  # stopped by itself (uvicorn re-raises the signal)
+    # The connection was closed by the reply's end, not cut by uvicorn's graceful-shutdown timeout.
+    assert "timeout graceful shutdown exceeded" not in capfd.readouterr().err
+    streamed = "".join(e.get("content", "") for e in seen if e["type"] == "content")
+    from chats.models import Message
+
+    stored = Message.objects.get(conversation_id=conversation_id, role="assistant")
+    assert (stored.status, stored.content) == ("interrupted", streamed)
+
+
+def test_a_reply_that_ends_during_a_database_outage_is_stored_with_the_one_end_its_client_saw(web, token,
+                                                                                               test_database):
+    import json
+
+    from chats.models import Generation, GenerationSlice, Message
+    from tests.fixtures.faults import forget_dead_connections, wait_until
+
+    auth = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(f"{web.url}/api/v1/conversations/", headers=auth, json={"title": "Outage"}, timeout=10)
+    conversation_id = created.json()["id"]
+    seen: list[dict] = []
+    with httpx.stream("POST", f"{web.url}/api/v1/conversations/{conversation_id}/completions/", headers=auth,
+                      json={"content": "Tell me a story", "model": "openai/story-20-50"}, timeout=30) as reply:
+        lines = reply.iter_lines()
+        with test_database.down():
+            for line in lines:
+                if line.startswith("data:"):
+                    seen.append(json.loads(line[5:]))
+                if seen and seen[-1]["type"] == "done":
+                    break  # the client has its end while the database is still down
+        forget_dead_connections()
+        assert [line for line in lines if line.startswith("data:")] == []
+    assert seen[-1]["status"] == "complete" and "".join(
+        e.get("content", "") for e in seen if e["type"] == "content") == story_text(20)
+
+    generation_id = seen[0]["generation_id"]
+    ended = Generation.objects.filter(pk=generation_id).exclude(status__in=["queued", "running"])
+    stored = wait_until(ended.first, timeout=30, what="the reply's end stored once the database is back")
+    # What a later client reads from the log is what this one saw: one end, the same seqs.
+    logged = [event for events in GenerationSlice.objects.filter(generation_id=generation_id)
+              .order_by("first_seq").values_list("events", flat=True) for event in events]
+    assert [(e["seq"], e["type"]) for e in logged] == [(e["seq"], e["type"]) for e in seen]
+    assert [(e["seq"], e["status"]) for e in logged if e["type"] == "done"] == [(seen[-1]["seq"], "complete")]
+    assert stored.status == "complete" and stored.last_seq == seen[-1]["seq"]
+    message = Message.objects.get(pk=stored.message_id)
+    assert (message.status, message.content) == ("complete", story_text(20))
