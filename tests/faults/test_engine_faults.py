@@ -110,3 +110,30 @@ def test_a_reply_that_ends_during_a_database_outage_is_stored_with_the_one_end_i
     assert stored.status == "complete" and stored.last_seq == seen[-1]["seq"]
     message = Message.objects.get(pk=stored.message_id)
     assert (message.status, message.content) == ("complete", story_text(20))
+
+
+def test_with_redis_down_a_follower_on_another_process_reads_the_reply_from_the_database(
+        start_web_process, fake_provider, private_redis, token):
+    import json
+
+    env = {"REDIS_URL": private_redis.url(), **fake_provider_env(fake_provider)}
+    runner, other = start_web_process(**env), start_web_process(**env)
+    auth = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(f"{runner.url}/api/v1/conversations/", headers=auth, json={"title": "Redis"}, timeout=10)
+    seen: list[dict] = []
+    with httpx.stream("POST", f"{runner.url}/api/v1/conversations/{created.json()['id']}/completions/",
+                      headers=auth, json={"content": "Tell me a story", "model": "openai/story-40-50"},
+                      timeout=30) as reply:
+        for line in reply.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:]))
+                if len(seen) == 3:
+                    private_redis.stop()
+                    follow = httpx.get(f"{other.url}/api/v1/generations/{seen[0]['generation_id']}/stream/",
+                                       headers=auth, timeout=30)
+    assert "".join(e.get("content", "") for e in seen if e["type"] == "content") == story_text(40)
+    assert follow.status_code == 200, follow.text[:300]
+    followed = parse_sse(follow.text)
+    assert "".join(e.get("content", "") for e in followed if e["type"] == "content") == story_text(40)
+    assert [(e["type"], e.get("status")) for e in followed[-1:]] == [("done", "complete")]
+    assert [e["seq"] for e in followed] == [e["seq"] for e in seen]
