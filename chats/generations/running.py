@@ -248,9 +248,17 @@ def _stop(generation: Generation, *, reason: str) -> None:
     layer = shared_channel_layer()
     stale = generation.heartbeat_at is None or generation.heartbeat_at < timezone.now() - timedelta(
         seconds=3 * HEARTBEAT_SECONDS)
-    if layer is not None and generation.runner and not stale:
-        async_to_sync(layer.send)(generation.runner, {"type": "generation.stop", "generation_id": str(generation.pk),
-                                                      "reason": reason})
+    if generation.runner and not stale:
+        # Asked through the database too: its runner notices within STOP_CHECK_SECONDS even when the channel
+        # layer (Redis) is down; the channel layer only makes it sooner.
+        Generation.objects.filter(pk=generation.pk, status__in=ACTIVE).update(stop_requested=reason)
+        if layer is not None:
+            try:
+                async_to_sync(layer.send)(generation.runner, {
+                    "type": "generation.stop", "generation_id": str(generation.pk), "reason": reason})
+            except Exception:
+                logger.warning("Could not send the stop of generation %s; its runner reads it from the database",
+                               generation.pk)
         return
     # Nobody is running it any more (a crash): store the end state here.
     close_orphan(generation.pk, status=reason)

@@ -137,3 +137,32 @@ def test_with_redis_down_a_follower_on_another_process_reads_the_reply_from_the_
     assert "".join(e.get("content", "") for e in followed if e["type"] == "content") == story_text(40)
     assert [(e["type"], e.get("status")) for e in followed[-1:]] == [("done", "complete")]
     assert [e["seq"] for e in followed] == [e["seq"] for e in seen]
+
+
+def test_with_redis_down_a_cancel_on_another_process_stops_the_reply_through_the_database(
+        start_web_process, fake_provider, private_redis, token):
+    import json
+
+    from chats.models import Message
+
+    env = {"REDIS_URL": private_redis.url(), **fake_provider_env(fake_provider)}
+    runner, other = start_web_process(**env), start_web_process(**env)
+    auth = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(f"{runner.url}/api/v1/conversations/", headers=auth, json={"title": "Cancel"}, timeout=10)
+    seen: list[dict] = []
+    with httpx.stream("POST", f"{runner.url}/api/v1/conversations/{created.json()['id']}/completions/",
+                      headers=auth, json={"content": "Tell me a story", "model": "openai/story-400-50"},
+                      timeout=30) as reply:
+        for line in reply.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:]))
+                if len(seen) == 3:
+                    private_redis.stop()
+                    cancel = httpx.post(f"{other.url}/api/v1/generations/{seen[0]['generation_id']}/cancel/",
+                                        headers=auth, timeout=30)
+                    assert cancel.status_code == 200, cancel.text[:300]
+    assert seen[-1]["type"] == "done" and seen[-1]["status"] == "cancelled"
+    streamed = "".join(e.get("content", "") for e in seen if e["type"] == "content")
+    assert streamed and streamed != story_text(400)
+    message = Message.objects.get(pk=seen[0]["message_id"])
+    assert (message.status, message.content) == ("cancelled", streamed)
