@@ -166,3 +166,23 @@ def test_with_redis_down_a_cancel_on_another_process_stops_the_reply_through_the
     assert streamed and streamed != story_text(400)
     message = Message.objects.get(pk=seen[0]["message_id"])
     assert (message.status, message.content) == ("cancelled", streamed)
+
+
+def test_with_redis_down_the_chat_websocket_opens_and_streams_a_reply(start_web_process, fake_provider,
+                                                                        private_redis, token):
+    import json
+
+    from websockets.sync.client import connect
+
+    web = start_web_process(REDIS_URL=private_redis.url(), **fake_provider_env(fake_provider))
+    auth = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(f"{web.url}/api/v1/conversations/", headers=auth, json={"title": "Socket"}, timeout=10)
+    private_redis.stop()
+    url = web.url.replace("http", "ws", 1) + f"/ws/conversations/{created.json()['id']}/"
+    with connect(url, additional_headers=auth, open_timeout=10) as socket:
+        socket.send(json.dumps({"type": "send", "content": "Tell me a story", "model": "openai/story-8-20"}))
+        received = []
+        while not received or received[-1]["type"] != "done":
+            received.append(json.loads(socket.recv(timeout=20)))
+    assert "".join(e.get("content", "") for e in received if e["type"] == "content") == story_text(8)
+    assert received[-1]["status"] == "complete"
