@@ -6,11 +6,20 @@ class ChatsConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self):
-        from chats.lifespan import generations_startup, generations_teardown
-        from core.lifespan import on_shutdown, on_startup
+        from chats.lifespan import (
+            SWEEP_SECONDS,
+            generations_startup,
+            generations_stop_requested,
+            generations_sweep,
+            generations_teardown,
+        )
+        from core.lifespan import on_shutdown, on_startup, on_stop_requested
+        from core.periodic import register_periodic
 
         on_startup(generations_startup)
         on_shutdown(generations_teardown)
+        on_stop_requested(generations_stop_requested)
+        register_periodic("generations-sweep", generations_sweep, interval=lambda: SWEEP_SECONDS)
 
         from core.api.views import add_health_details
 

@@ -10,10 +10,15 @@ Live (SPEC §8, chats.live): every new message of the conversation, from this so
 """
 import asyncio
 import contextlib
+import functools
 import json
+import logging
 
 from asgiref.sync import sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.http import Http404
 from rest_framework import exceptions
 
@@ -25,6 +30,8 @@ from chats.validation import AttachmentIdsField, validate_message_content
 from core import events
 from core.json_limits import decode_frame
 from providers.errors import ProviderError
+
+logger = logging.getLogger("parley.generations")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -46,6 +53,27 @@ def _detail(exc: exceptions.APIException) -> str:
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        """Channels' AsyncConsumer.__call__, except that an unreachable channel layer (Redis down) leaves this
+        socket without one (its own replies still stream; live messages from elsewhere do not arrive) instead of
+        failing the handshake with a 500."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is not None:
+            try:
+                self.channel_name = await self.channel_layer.new_channel()
+            except Exception:
+                logger.warning("Chat WebSocket without live updates: the channel layer is unreachable")
+                self.channel_layer = None
+            else:
+                self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        try:
+            sources = [receive, self.channel_receive] if self.channel_layer is not None else [receive]
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass
+
     async def connect(self):
         self.follow_task: asyncio.Task | None = None
         self.generation_id = None
@@ -64,8 +92,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         if self.channel_layer is not None:
-            self.group = conversation_group(self.conversation.pk)
-            await self.channel_layer.group_add(self.group, self.channel_name)
+            try:
+                await self.channel_layer.group_add(conversation_group(self.conversation.pk), self.channel_name)
+                self.group = conversation_group(self.conversation.pk)
+            except Exception:
+                logger.warning("Chat WebSocket without live updates: the channel layer is unreachable")
 
     async def disconnect(self, code):
         # The reply goes on without us: only stop following it.

@@ -1,6 +1,5 @@
 """Lifespan hooks of generations: at start-up repair those a crash left streaming; at shutdown store running ones."""
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -9,16 +8,20 @@ from asgiref.sync import sync_to_async
 logger = logging.getLogger("parley.generations")
 
 # With several web processes (a shared channel layer), only generations whose process stopped sending heartbeats
-# are repaired; a sweep keeps doing that while the server runs.
+# are repaired; a sweep (a core.periodic job, so its thread reconnects after a database restart) keeps doing that
+# while the server runs.
 SWEEP_SECONDS = 30.0
 
-_sweeper: asyncio.Task | None = None
+
+def _stale_after() -> timedelta:
+    from chats.generations.persistence import HEARTBEAT_SECONDS
+
+    return timedelta(seconds=3 * HEARTBEAT_SECONDS)
 
 
 async def generations_startup() -> None:
-    global _sweeper
     from chats.generations import generations_repair, note_server_loop
-    from chats.generations.persistence import HEARTBEAT_SECONDS, shared_channel_layer
+    from chats.generations.persistence import shared_channel_layer
     from core.db_workers import use_db_workers
 
     note_server_loop(asyncio.get_running_loop())
@@ -27,34 +30,37 @@ async def generations_startup() -> None:
         # The embedded configuration is one process: whatever is still streaming was left by its previous life.
         repaired = await sync_to_async(generations_repair)()
     else:
-        stale_after = timedelta(seconds=3 * HEARTBEAT_SECONDS)
-        repaired = await sync_to_async(generations_repair)(stale_after=stale_after)
-        _sweeper = asyncio.get_running_loop().create_task(_sweep(stale_after))
+        repaired = await sync_to_async(generations_repair)(stale_after=_stale_after())
     if repaired:
         logger.warning("Marked %d generation(s) left streaming by a stopped server as interrupted", repaired)
 
 
-async def _sweep(stale_after: timedelta) -> None:
+def generations_sweep() -> int:
+    """The periodic job: with several processes, repair the generations of those that stopped sending heartbeats
+    (in the embedded configuration start-up did it all)."""
     from chats.generations import generations_repair
+    from chats.generations.persistence import shared_channel_layer
 
-    while True:
-        await asyncio.sleep(SWEEP_SECONDS)
-        try:
-            await sync_to_async(generations_repair)(stale_after=stale_after)
-        except Exception:
-            logger.exception("Repairing stale generations failed")
+    if shared_channel_layer() is None:
+        return 0
+    return generations_repair(stale_after=_stale_after())
+
+
+def generations_stop_requested() -> None:
+    """The server was told to stop: end this process's replies now (`interrupted`, their text so far stored), so
+    each client following one gets its `done` and the connection closes before the graceful-shutdown timeout."""
+    from chats.generations.state import RUNS
+    from chats.models import GenerationStatus
+
+    for run in list(RUNS.values()):
+        if run.loop is not None:
+            run.loop.call_soon_threadsafe(run.stop, GenerationStatus.INTERRUPTED)
 
 
 async def generations_teardown() -> None:
-    global _sweeper
     from chats.generations import close_db_connections, generations_shutdown
     from core.db_workers import use_db_workers
 
-    sweeper, _sweeper = _sweeper, None
-    if sweeper is not None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
     stopped = await generations_shutdown()
     if stopped:
         logger.warning("Stored %d running generation(s) as interrupted at shutdown", stopped)

@@ -133,6 +133,8 @@ class Generation(models.Model):
     # a running generation whose heartbeat is stale was left behind by a crash.
     runner = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # A stop asked from another process ("cancelled"), for its runner to notice without the channel layer.
+    stop_requested = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,8 @@ work, spares even that one failed query.
 """
 import functools
 import logging
+import select
+import time
 
 from django.db import InterfaceError, OperationalError, connections
 from django.db.backends.signals import connection_created
@@ -68,3 +70,33 @@ def revalidated(func):
         return func(*args, **kwargs)
 
     return call
+
+
+def _server_spoke_while_idle(wrapper) -> bool:
+    """Whether the server wrote to an idle connection (outside a query it never does, except to say it is going:
+    "terminating connection", then EOF): one poll of the socket, no round trip. False where there is no socket."""
+    raw = wrapper.connection
+    fileno = getattr(raw, "fileno", None)
+    if raw is None or fileno is None or getattr(raw, "closed", False):
+        return False
+    try:
+        readable, _, _ = select.select([fileno()], [], [], 0)
+    except (OSError, ValueError, TypeError):
+        return True  # the socket is gone: let the health check find out and reconnect
+    return bool(readable)
+
+
+def revalidate_if_stale(state: dict, *, every: float) -> None:
+    """The cheap form of `revalidate_connections()` for a hot path (each database call of a streaming request):
+    a connection is checked with SELECT 1 only when its server wrote to it while it was idle (the sign of a
+    restart or pg_terminate_backend), and every connection at most once per `every` seconds (a connection lost
+    without a word, e.g. a network partition). `state` is the calling thread's own (last full revalidation)."""
+    now = time.monotonic()
+    due = now - state.get("at", 0.0) >= every
+    if due:
+        state["at"] = now
+    for conn in connections.all(initialized_only=True):
+        if conn.in_atomic_block or conn.connection is None:
+            continue
+        if due or _server_spoke_while_idle(conn):
+            conn.health_check_done = False

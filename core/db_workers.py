@@ -2,16 +2,30 @@
 import asyncio
 import functools
 import itertools
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
+from core import selectors
+from core.db import revalidate_if_stale
+
+# A worker's connections are checked with SELECT 1 at most this often, besides when the server wrote to them while
+# they were idle (a restart, pg_terminate_backend): see core.db.revalidate_if_stale.
+REVALIDATE_EVERY_SECONDS = 30.0
+_revalidation = threading.local()
+
 
 def with_connection(fn, args):
-    """Call `fn(*args)` on a thread that keeps its connection (a new one per call would cost more than the call);
-    after a database error the connection is dropped, so the next call reconnects."""
+    """Call `fn(*args)` on a thread that keeps its connection (a new one per call would cost more than the call).
+    A connection the database dropped while the thread was idle is replaced before the call (a database restart
+    costs the next reply nothing); after a database error the connections are dropped, so the next call reconnects."""
+    state = getattr(_revalidation, "state", None)
+    if state is None:
+        state = _revalidation.state = {}
+    revalidate_if_stale(state, every=REVALIDATE_EVERY_SECONDS)
     try:
         return fn(*args)
     except DatabaseError:
@@ -24,6 +38,8 @@ def with_connection(fn, args):
 DB_WORKERS = 4
 _db_workers = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parley-db{i}") for i in range(DB_WORKERS)]
 _db_turn = itertools.count()
+for _worker in _db_workers:  # health reports the database usable only if these threads can query it
+    selectors.register_database_executor(_worker)
 
 # Loops of an ASGI server that ran our lifespan start-up: only there are the worker threads used. Elsewhere (the
 # Django test client, a server without lifespan) sync_to_async keeps Django's own thread and transaction rules.
@@ -52,6 +68,7 @@ def dedicated_thread(name: str) -> ThreadPoolExecutor:
     """A database thread of its own (its connection closed with the workers')."""
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
     _dedicated.append(executor)
+    selectors.register_database_executor(executor)
     return executor
 
 

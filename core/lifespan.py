@@ -1,5 +1,8 @@
 """ASGI lifespan: each app registers its own start-up and shutdown hooks (in its AppConfig.ready), run in order."""
+import asyncio
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 
 from core.periodic import start_periodic_jobs, stop_periodic_jobs
@@ -24,6 +27,43 @@ def on_shutdown(hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[N
     return hook
 
 
+_stop_requested: list[Callable[[], None]] = []
+
+
+def on_stop_requested(hook: Callable[[], None]) -> Callable[[], None]:
+    """Call `hook()` (synchronous, on the server's loop) as soon as the server is told to stop (SIGTERM, SIGINT),
+    before it waits for open connections to end: what streams to a client can end now, not when uvicorn's
+    graceful-shutdown timeout cuts it. The shutdown hooks still run after the connections have closed."""
+    if hook not in _stop_requested:
+        _stop_requested.append(hook)
+    return hook
+
+
+def _run_stop_requested() -> None:
+    for hook in _stop_requested:
+        try:
+            hook()
+        except Exception:
+            logger.exception("Stop hook %s failed", getattr(hook, "__qualname__", hook))
+
+
+def _chain_stop_signals(loop: asyncio.AbstractEventLoop) -> None:
+    """Wrap the server's own SIGTERM/SIGINT handlers (uvicorn installs them before the lifespan starts, and puts
+    its own back when it stops) so the stop hooks run too. Only in the main thread, where signals are handled."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue  # nobody handles it (a test loop, a server without signals): leave it alone
+
+        def handler(signum, frame, previous=previous):
+            loop.call_soon_threadsafe(_run_stop_requested)
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
 async def lifespan_app(scope, receive, send):
     """The `lifespan` protocol of ASGI (Django's own handler does not speak it): the start-up hooks, then the
     periodic jobs (core.periodic) until shutdown, then the shutdown hooks."""
@@ -38,6 +78,7 @@ async def lifespan_app(scope, receive, send):
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
             start_periodic_jobs()
+            _chain_stop_signals(asyncio.get_running_loop())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await stop_periodic_jobs()

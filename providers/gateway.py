@@ -1,10 +1,12 @@
 """The one entry point to models: resolve "provider/model-id" to a Route, stream or complete a chat, price usage."""
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from core.db import revalidated
 from core.db_workers import db_call
@@ -15,6 +17,8 @@ from providers.base import ChatRequest, Route
 from providers.events import EventKind, StreamEvent
 from providers.pricing import price_usage
 from providers.registry import PROVIDERS, get_adapter
+
+logger = logging.getLogger("parley.providers")
 
 
 def split_model(model: str) -> tuple[str, str]:
@@ -186,8 +190,13 @@ async def stream_chat(route: Route, request: ChatRequest) -> AsyncIterator[Strea
             if event.kind is EventKind.USAGE:
                 # On a database worker that keeps its connection (not a new thread and connection per reply),
                 # checked first: it may predate a database restart.
-                event.data["cost"], event.data["cost_source"] = await db_call(
-                    revalidated(price_usage), route.model, event.data, user_id=route.user_id)
+                try:
+                    event.data["cost"], event.data["cost_source"] = await db_call(
+                        revalidated(price_usage), route.model, event.data, user_id=route.user_id)
+                except DatabaseError:
+                    # The reply itself is whole: a database outage leaves its cost unknown, it does not fail it.
+                    logger.warning("Could not price the usage of %s: the database is unavailable", route.model)
+                    event.data["cost"], event.data["cost_source"] = None, ""
             yield event
 
 

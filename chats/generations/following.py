@@ -1,6 +1,7 @@
 """Following a generation: from its run when it runs in this process, else from the event log and the live slices."""
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,8 @@ from chats.generations.state import RUNS, Run, Subscriber
 from chats.selectors import generation_logged_events, generation_logged_events_or_over, generation_runner
 from core.db_workers import db_call
 from core.events import TERMINAL
+
+logger = logging.getLogger("parley.generations")
 
 
 async def generation_event_batches(generation_id, *, after: int = 0,
@@ -71,8 +74,15 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
     pump = None
     channel = None
     if layer is not None:
-        channel = await layer.new_channel("parley.follow.")
-        await layer.group_add(group_name(generation_id), channel)
+        try:
+            channel = await layer.new_channel("parley.follow.")
+            await layer.group_add(group_name(generation_id), channel)
+        except Exception:
+            # Redis is down: nobody can be heard from, but the database log has every slice (polled below).
+            logger.warning("Following generation %s from the database: the channel layer is unreachable",
+                           generation_id)
+            layer = channel = None
+    if layer is not None:
 
         async def pump_slices():
             while True:
@@ -85,8 +95,11 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
             # Ask the process running it to publish its slices (it does not, unless someone elsewhere listens).
             with contextlib.suppress(Exception):
                 await layer.send(runner, {"type": "generation.follow", "generation_id": generation_id})
-    # Without a shared layer there is nobody to hear from: poll the log, which is written every slice.
-    poll_seconds = 5.0 if layer is not None else 0.25
+
+    def poll_seconds() -> float:
+        # Without a live layer (none, or Redis lost meanwhile) there is nobody to hear from: poll the log, which
+        # is written every slice.
+        return 5.0 if pump is not None and not pump.done() else 0.25
     last = after
     quiet_since = time.monotonic()
     try:
@@ -107,7 +120,7 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
             elif time.monotonic() - quiet_since >= idle_timeout:
                 quiet_since = time.monotonic()
                 yield []
-            batch = await subscriber.next_batch(min(poll_seconds, idle_timeout))
+            batch = await subscriber.next_batch(min(poll_seconds(), idle_timeout))
             if not batch:
                 batch, over = await db_call(generation_logged_events_or_over, generation_id, after=last)
                 if not batch and over:

@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from chats.generations.state import RUNS, Run, runs_of
 from chats.models import Conversation, Generation, GenerationSlice, GenerationStatus, Message
-from core.db_workers import with_connection
+from core.db_workers import dedicated_thread, with_connection
 
 logger = logging.getLogger("parley.generations")
 
@@ -28,6 +27,8 @@ SLICE_SECONDS = 0.04
 TEXT_SECONDS = 1.0
 # A running generation's process touches its heartbeat this often; a stale one was left behind by a crash.
 HEARTBEAT_SECONDS = 10.0
+# How often a process reads the stops other processes asked through the database (see running._stop).
+STOP_CHECK_SECONDS = 1.0
 
 
 def group_name(generation_id) -> str:
@@ -44,8 +45,8 @@ def shared_channel_layer():
     return layer
 
 
-# One thread does every write of the slice persister.
-_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-persist")
+# One thread does every write of the slice persister (registered for health, reconnecting like the workers).
+_db_executor = dedicated_thread("parley-persist")
 
 
 def run_db(fn, *args):
@@ -67,6 +68,7 @@ class Persister:
         self.task: asyncio.Task | None = None
         self.control_task: asyncio.Task | None = None
         self.last_heartbeat = time.monotonic()
+        self.last_stop_check = time.monotonic()
         self.last_text_write = time.monotonic()
         self.lock = asyncio.Lock()
         # Other processes ask this loop's runs to stop (or to publish) through this channel.
@@ -107,6 +109,8 @@ class Persister:
                 await self.flush()
                 if time.monotonic() - self.last_heartbeat >= HEARTBEAT_SECONDS:
                     await self._heartbeat()
+                if time.monotonic() - self.last_stop_check >= STOP_CHECK_SECONDS:
+                    await self._check_stop_requests()
             except Exception:
                 logger.exception("Persisting generation events failed; retrying in the next slice")
             # Under load a write takes longer: slices then grow, so writing stays a small share of the time.
@@ -149,6 +153,9 @@ class Persister:
                 for run, state in finals.items():
                     self.finals.setdefault(run, state)
                 raise
+            for run in finals:
+                if run.finished:  # its end waited for the database (see running._finish): now it is stored
+                    RUNS.pop(run.generation_id, None)
             if write_text:
                 self.last_text_write = time.monotonic()
             for run, text in zip(text_runs, texts, strict=True):
@@ -159,6 +166,16 @@ class Persister:
                     run.stop("cancelled")
             await fan_out([(run.generation_id, events) for run, events in slices.items()
                            if events and (run.fan_out or run in finals)])
+
+    async def _check_stop_requests(self) -> None:
+        """Stops asked from other processes through the database (one query per loop and check, not per run)."""
+        self.last_stop_check = time.monotonic()
+        ids = [run.generation_id for run in runs_of(self.loop) if not run.finished]
+        if ids:
+            for generation_id, reason in await run_db(_stop_requests, ids):
+                run = RUNS.get(str(generation_id))
+                if run is not None:
+                    run.stop(reason)
 
     async def _heartbeat(self) -> None:
         self.last_heartbeat = time.monotonic()
@@ -219,7 +236,8 @@ def _write_slices_once(slices, texts, ends) -> None:
             )
         alone = Q()  # conversations held by a single reply: released in one statement
         for gid, mid, seq, content, reasoning, final, lock_key, conversation_id in ends:
-            Generation.objects.filter(pk=gid).update(last_seq=seq + 1, heartbeat_at=now, **final["generation"])
+            ended = {"last_seq": seq + 1, "heartbeat_at": now, **final["generation"]}
+            Generation.objects.filter(pk=gid).update(**ended)
             if mid is not None:
                 Message.objects.filter(pk=mid).update(content=content, reasoning=reasoning, updated_at=now,
                                                       **final["message"])
@@ -244,6 +262,10 @@ def release_conversation(*, conversation_id, lock_key, generation_id) -> None:
         still_running = still_running.none()
     if not still_running.exists():
         Conversation.objects.filter(pk=conversation_id, active_stream=lock_key).update(active_stream=None)
+
+
+def _stop_requests(ids) -> list:
+    return list(Generation.objects.filter(pk__in=ids).exclude(stop_requested="").values_list("pk", "stop_requested"))
 
 
 def _touch_heartbeats(ids) -> None:

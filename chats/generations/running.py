@@ -152,13 +152,17 @@ async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderEr
     # The end state is stored before anyone sees `done`, so a client that reads the message after it agrees.
     run.pending.append(done)
     final = finished_fields(reply, status=status, error=error, latency_ms=done["latency_ms"])
+    final["generation"]["last_seq"] = done["seq"]
+    stored = False
     for attempt in range(5):
         try:
-            if await run.persister.finish(run, final):
+            if stored := await run.persister.finish(run, final):
                 break
         except Exception:
             logger.exception("Storing the end of generation %s failed (attempt %d)", run.generation_id, attempt + 1)
             await asyncio.sleep(0.2 * (attempt + 1))
+    # Not stored yet (a database outage): the end stays queued in the persister, which stores it once the database
+    # is back; until then the run stays known here (heartbeats go on), so no repair writes a second end.
     run.finished = True
     run.events.append(done)
     for subscriber in list(run.subscribers):
@@ -166,7 +170,8 @@ async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderEr
             subscriber.push(done)
         else:
             subscriber.loop.call_soon_threadsafe(subscriber.push, done)
-    RUNS.pop(run.generation_id, None)
+    if stored:
+        RUNS.pop(run.generation_id, None)
 
 
 def finished_fields(reply: ReplyState, *, status: str, error: ProviderError | None, latency_ms: int) -> dict:
@@ -243,9 +248,17 @@ def _stop(generation: Generation, *, reason: str) -> None:
     layer = shared_channel_layer()
     stale = generation.heartbeat_at is None or generation.heartbeat_at < timezone.now() - timedelta(
         seconds=3 * HEARTBEAT_SECONDS)
-    if layer is not None and generation.runner and not stale:
-        async_to_sync(layer.send)(generation.runner, {"type": "generation.stop", "generation_id": str(generation.pk),
-                                                      "reason": reason})
+    if generation.runner and not stale:
+        # Asked through the database too: its runner notices within STOP_CHECK_SECONDS even when the channel
+        # layer (Redis) is down; the channel layer only makes it sooner.
+        Generation.objects.filter(pk=generation.pk, status__in=ACTIVE).update(stop_requested=reason)
+        if layer is not None:
+            try:
+                async_to_sync(layer.send)(generation.runner, {
+                    "type": "generation.stop", "generation_id": str(generation.pk), "reason": reason})
+            except Exception:
+                logger.warning("Could not send the stop of generation %s; its runner reads it from the database",
+                               generation.pk)
         return
     # Nobody is running it any more (a crash): store the end state here.
     close_orphan(generation.pk, status=reason)
