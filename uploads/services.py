@@ -142,6 +142,8 @@ def _delete_stray_files(*, older_than) -> int:
         try:
             modified = storage.get_modified_time(path)
         except (NotImplementedError, OSError):
+            # Django's Storage API leaves get_modified_time optional (NotImplementedError), and a file may vanish
+            # between listing and reading: either way its age is unknown, and a stray without a row goes.
             modified = None
         if modified is None or modified < older_than:  # a file being stored right now has no row yet
             stray.append(path)
@@ -153,6 +155,8 @@ def _walk(storage, folder: str):
     try:
         folders, files = storage.listdir(folder)
     except (FileNotFoundError, NotImplementedError):
+        # A folder not made yet has nothing to sweep; a storage without listdir (optional in Django's Storage API)
+        # cannot be swept for strays, only through the rows.
         return
     for name in files:
         yield f"{folder}/{name}" if folder else name

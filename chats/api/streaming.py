@@ -66,6 +66,13 @@ def _stream(generation_id, after: int = 0) -> HttpResponse:
                         headers={"X-Generation-ID": str(generation_id)})
 
 
+async def _plan_start_and_stream(planner, *args) -> HttpResponse:
+    """Every reply endpoint: plan it in one thread hop (`planner(*args)` → StartPlan), start it (the provider call at
+    once, its rows stored with the other starts waiting), and stream it as SSE."""
+    generation = await start_planned(await db_call(planner, *args))
+    return _stream(generation.pk)
+
+
 # --- conversation replies --------------------------------------------------------------------------------------------
 
 
@@ -94,9 +101,7 @@ async def conversation_stream(request, user, conversation_id):
         generation = await db_call(_resumable_generation, user=user, conversation_id=conversation_id)
         if generation is not None:
             return _stream(generation.pk, _after(last_event_id))
-    plan = await db_call(_plan_reply_to_latest, user, conversation_id, request.GET.get("model"))
-    generation = await start_planned(plan)
-    return _stream(generation.pk)
+    return await _plan_start_and_stream(_plan_reply_to_latest, user, conversation_id, request.GET.get("model"))
 
 
 def _plan_reply_to_latest(user, conversation_id, model):
@@ -128,10 +133,7 @@ def _validated(serializer_class, data, user) -> dict:
 @documented_by(CompletionsSchema)
 @streaming_view(methods=("POST",))
 async def conversation_completions(request, user, conversation_id):
-    body = json_body(request)
-    plan = await db_call(_plan_completion, user, conversation_id, body)
-    generation = await start_planned(plan)
-    return _stream(generation.pk)
+    return await _plan_start_and_stream(_plan_completion, user, conversation_id, json_body(request))
 
 
 def _plan_completion(user, conversation_id, body):
@@ -167,9 +169,7 @@ class RegenerateSchema(APIView):
 @documented_by(RegenerateSchema)
 @streaming_view(methods=("POST",))
 async def message_regenerate(request, user, message_id):
-    plan = await db_call(_plan_regenerate, user, message_id, json_body(request))
-    generation = await start_planned(plan)
-    return _stream(generation.pk)
+    return await _plan_start_and_stream(_plan_regenerate, user, message_id, json_body(request))
 
 
 def _plan_regenerate(user, message_id, body):
@@ -199,9 +199,7 @@ class ContinueSchema(APIView):
 @documented_by(ContinueSchema)
 @streaming_view(methods=("POST",))
 async def message_continue(request, user, message_id):
-    plan = await db_call(_plan_continue, user, message_id)
-    generation = await start_planned(plan)
-    return _stream(generation.pk)
+    return await _plan_start_and_stream(_plan_continue, user, message_id)
 
 
 def _plan_continue(user, message_id):

@@ -31,6 +31,24 @@ def assert_a_reply_streams_whole(web, auth) -> None:
         ("user", "Tell me a story"), ("assistant", story_text(8))]
 
 
+def new_conversation(url: str, auth: dict, title: str) -> str:
+    created = httpx.post(f"{url}/api/v1/conversations/", headers=auth, json={"title": title}, timeout=10)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def streamed_events(url: str, auth: dict, conversation_id: str, model: str):
+    """A completion's events as they arrive: the caller acts between them, with the stream still open."""
+    import json
+
+    with httpx.stream("POST", f"{url}/api/v1/conversations/{conversation_id}/completions/", headers=auth,
+                      json={"content": "Tell me a story", "model": model}, timeout=30) as reply:
+        assert reply.status_code == 200
+        for line in reply.iter_lines():
+            if line.startswith("data:"):
+                yield json.loads(line[5:])
+
+
 def test_replies_and_compares_stream_whole_after_the_engines_connections_were_killed(web, token, test_database):
     auth = {"Authorization": f"Bearer {token}"}
     assert_a_reply_streams_whole(web, auth)
@@ -46,21 +64,15 @@ def test_replies_and_compares_stream_whole_after_the_engines_connections_were_ki
 
 
 def test_a_client_streaming_when_the_server_is_told_to_stop_gets_done_interrupted_and_the_end(web, token, capfd):
-    import json
     import signal
 
     auth = {"Authorization": f"Bearer {token}"}
-    created = httpx.post(f"{web.url}/api/v1/conversations/", headers=auth, json={"title": "Long"}, timeout=10)
-    conversation_id = created.json()["id"]
+    conversation_id = new_conversation(web.url, auth, "Long")
     seen: list[dict] = []
-    with httpx.stream("POST", f"{web.url}/api/v1/conversations/{conversation_id}/completions/", headers=auth,
-                      json={"content": "Tell me a story", "model": "openai/story-400-50"}, timeout=30) as reply:
-        assert reply.status_code == 200
-        for line in reply.iter_lines():
-            if line.startswith("data:"):
-                seen.append(json.loads(line[5:]))
-                if len([e for e in seen if e["type"] == "content"]) == 3:
-                    web.process.send_signal(signal.SIGTERM)  # as a deploy or `docker stop` does
+    for event in streamed_events(web.url, auth, conversation_id, "openai/story-400-50"):
+        seen.append(event)
+        if len([e for e in seen if e["type"] == "content"]) == 3:
+            web.process.send_signal(signal.SIGTERM)  # as a deploy or `docker stop` does
     assert seen[-1]["type"] == "done" and seen[-1]["status"] == "interrupted", seen[-3:]
     assert [e["code"] for e in seen if e["type"] == "error"] == ["interrupted"]
     assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
@@ -114,23 +126,16 @@ def test_a_reply_that_ends_during_a_database_outage_is_stored_with_the_one_end_i
 
 def test_with_redis_down_a_follower_on_another_process_reads_the_reply_from_the_database(
         start_web_process, fake_provider, private_redis, token):
-    import json
-
     env = {"REDIS_URL": private_redis.url(), **fake_provider_env(fake_provider)}
     runner, other = start_web_process(**env), start_web_process(**env)
     auth = {"Authorization": f"Bearer {token}"}
-    created = httpx.post(f"{runner.url}/api/v1/conversations/", headers=auth, json={"title": "Redis"}, timeout=10)
     seen: list[dict] = []
-    with httpx.stream("POST", f"{runner.url}/api/v1/conversations/{created.json()['id']}/completions/",
-                      headers=auth, json={"content": "Tell me a story", "model": "openai/story-40-50"},
-                      timeout=30) as reply:
-        for line in reply.iter_lines():
-            if line.startswith("data:"):
-                seen.append(json.loads(line[5:]))
-                if len(seen) == 3:
-                    private_redis.stop()
-                    follow = httpx.get(f"{other.url}/api/v1/generations/{seen[0]['generation_id']}/stream/",
-                                       headers=auth, timeout=30)
+    for event in streamed_events(runner.url, auth, new_conversation(runner.url, auth, "Redis"), "openai/story-40-50"):
+        seen.append(event)
+        if len(seen) == 3:
+            private_redis.stop()
+            follow = httpx.get(f"{other.url}/api/v1/generations/{seen[0]['generation_id']}/stream/",
+                               headers=auth, timeout=30)
     assert "".join(e.get("content", "") for e in seen if e["type"] == "content") == story_text(40)
     assert follow.status_code == 200, follow.text[:300]
     followed = parse_sse(follow.text)
@@ -141,26 +146,20 @@ def test_with_redis_down_a_follower_on_another_process_reads_the_reply_from_the_
 
 def test_with_redis_down_a_cancel_on_another_process_stops_the_reply_through_the_database(
         start_web_process, fake_provider, private_redis, token):
-    import json
-
     from chats.models import Message
 
     env = {"REDIS_URL": private_redis.url(), **fake_provider_env(fake_provider)}
     runner, other = start_web_process(**env), start_web_process(**env)
     auth = {"Authorization": f"Bearer {token}"}
-    created = httpx.post(f"{runner.url}/api/v1/conversations/", headers=auth, json={"title": "Cancel"}, timeout=10)
     seen: list[dict] = []
-    with httpx.stream("POST", f"{runner.url}/api/v1/conversations/{created.json()['id']}/completions/",
-                      headers=auth, json={"content": "Tell me a story", "model": "openai/story-400-50"},
-                      timeout=30) as reply:
-        for line in reply.iter_lines():
-            if line.startswith("data:"):
-                seen.append(json.loads(line[5:]))
-                if len(seen) == 3:
-                    private_redis.stop()
-                    cancel = httpx.post(f"{other.url}/api/v1/generations/{seen[0]['generation_id']}/cancel/",
-                                        headers=auth, timeout=30)
-                    assert cancel.status_code == 200, cancel.text[:300]
+    for event in streamed_events(runner.url, auth, new_conversation(runner.url, auth, "Cancel"),
+                                 "openai/story-400-50"):
+        seen.append(event)
+        if len(seen) == 3:
+            private_redis.stop()
+            cancel = httpx.post(f"{other.url}/api/v1/generations/{seen[0]['generation_id']}/cancel/",
+                                headers=auth, timeout=30)
+            assert cancel.status_code == 200, cancel.text[:300]
     assert seen[-1]["type"] == "done" and seen[-1]["status"] == "cancelled"
     streamed = "".join(e.get("content", "") for e in seen if e["type"] == "content")
     assert streamed and streamed != story_text(400)
