@@ -18,15 +18,15 @@ import json
 
 from bench.chat_stream import (
     Process,
-    closed_loop,
     direct_request,
     http_stream,
+    measure,
     ms,
     pct,
     prepare_database,
-    sequential,
     start_app,
     start_fake,
+    stateless_request,
 )
 
 
@@ -38,34 +38,11 @@ def gateway_request(app: Process, token: str, model: str):
         on_first)
 
 
-def stateless_request(app: Process, token: str, model: str):
-    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
-    return lambda _conversation, on_first=None: http_stream(
-        app.port, "/api/v1/chat/stream/", body, {"Authorization": f"Bearer {token}"}, b"event: content",
-        b"event: done", on_first)
-
-
-async def measure(make, slots: list[str], quick: bool, cpu_seconds) -> dict:
-    seq_count, load_seconds = (15, 6) if quick else (40, 10)
-    await closed_loop(make("story-5-0"), slots, 20, 1.0, 0.2)  # warm up: imports, connections, caches
-    single = await sequential(make("story-5-5"), slots, seq_count)
-    loaded = await closed_loop(make("story-200-20"), slots, 100, load_seconds, 4.0)
-    before = cpu_seconds()
-    saturated = await asyncio.gather(*(make("story-3000-0")(slot) for slot in slots[:16]))
-    cpu = cpu_seconds() - before
-    chunks = sum(len(s.times) for s in saturated)
-    return {"ttft1": [s.ttft for s in single if s.ttft is not None],
-            "ttft100": [s.ttft for s in loaded if s.ttft is not None],
-            "streams100": len(loaded), "failed100": sum(1 for s in loaded if not s.ok),
-            "us_per_chunk": cpu / chunks * 1e6 if chunks else float("nan"),
-            "failed_saturated": sum(1 for s in saturated if not s.ok)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     args = parser.parse_args()
-    token, slots = prepare_database(100)
+    token, slots = prepare_database(216)  # chat_stream's measure takes slots 200-215 for saturation
     fake = start_fake()
     try:
         direct = asyncio.run(measure(lambda model: direct_request(fake, model), slots, args.quick, fake.cpu_seconds))
