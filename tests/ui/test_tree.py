@@ -93,6 +93,7 @@ def test_continue_a_stopped_reply(new_page, live, ui_user, fake_provider):
     expect(page.locator(REPLY)).to_have_text("Once upon w1 w2 w3")
     expect(page.locator(".msg-assistant .badge")).to_be_hidden()
     expect(page.locator(".msg-assistant")).to_have_count(1)
+    expect(page.locator("#stop-btn")).to_be_hidden()  # `done` came, so the end state is stored
     stopped.refresh_from_db()
     assert stopped.content == "Once upon w1 w2 w3 " and stopped.status == "complete"
 
