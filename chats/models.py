@@ -108,6 +108,10 @@ class GenerationStatus(models.TextChoices):
     INTERRUPTED = "interrupted"
 
 
+# Seqs a generation may hand to clients before its runner has reserved more in the database (see reserved_seq).
+SEQ_RESERVATION = 256
+
+
 class Generation(models.Model):
     """One assistant reply being produced by a provider; owns the event sequence of its stream."""
 
@@ -120,6 +124,9 @@ class Generation(models.Model):
     model = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.QUEUED)
     last_seq = models.PositiveIntegerField(default=0)
+    # Seqs up to this one may have reached a client before their slice was written: the runner hands out none
+    # past it, and raises it ahead (with the slices) as the reply grows; a repair numbers its end after it.
+    reserved_seq = models.PositiveIntegerField(default=SEQ_RESERVATION)
     # Compare fan-outs share a group id so their events can be tagged and followed together.
     group_id = models.UUIDField(null=True, blank=True, db_index=True)
     finish_reason = models.CharField(max_length=64, blank=True)

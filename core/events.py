@@ -34,6 +34,12 @@ def usage(*, seq: int, prompt_tokens: int, completion_tokens: int, reasoning_tok
             "reasoning_tokens": reasoning_tokens, "cost": cost}
 
 
+def snapshot(*, content: str, reasoning: str) -> dict:
+    """The stored text of a reply, for a client that resumes past its stored log (a crash lost the seqs it saw
+    last): it replaces the text the client has. Without `seq`: it is not in the log, and the resume point stays."""
+    return {"type": "snapshot", "content": content, "reasoning": reasoning}
+
+
 def error(*, code: str, message: str, retryable: bool = False, seq: int | None = None, **tags) -> dict:
     """An error: in a generation's stream (with `seq`), a refused WebSocket frame (without), a merge (`job_id`)."""
     event = {"type": "error"}

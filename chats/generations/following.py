@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from chats.generations.persistence import group_name, shared_channel_layer
 from chats.generations.running import note_server_loop
 from chats.generations.state import RUNS, Run, Subscriber
+from chats.models import Generation, GenerationSlice, Message
 from chats.selectors import generation_logged_events, generation_logged_events_or_over, generation_runner
+from core import events
 from core.db_workers import db_call
 from core.events import TERMINAL
 
@@ -105,16 +107,22 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
     try:
         batch, over = await db_call(generation_logged_events_or_over, generation_id, after=last)
         if not batch and over:
+            # Nothing after `after`: a client past the end of the log gets what is stored and the end.
+            if tail := await db_call(past_the_end, generation_id, after):
+                yield tail
             return
         while True:
             if batch:
+                snapshot = None
                 if batch[0]["seq"] > last + 1:
                     batch = await db_call(generation_logged_events, generation_id, after=last)
+                    if batch and batch[0]["seq"] > last + 1:
+                        snapshot = await db_call(gap_snapshot, generation_id, last)
                 fresh = [event for event in batch if event["seq"] > last]
                 if fresh:
                     last = fresh[-1]["seq"]
                     quiet_since = time.monotonic()
-                    yield fresh
+                    yield [snapshot, *fresh] if snapshot else fresh
                     if fresh[-1]["type"] == TERMINAL:
                         return
             elif time.monotonic() - quiet_since >= idle_timeout:
@@ -135,3 +143,36 @@ async def _follow_persisted(generation_id: str, after: int, idle_timeout: float)
         if channel is not None:
             with contextlib.suppress(Exception):
                 await layer.group_discard(group_name(generation_id), channel)
+
+
+# --- a client past the stored log (a crash lost the last seqs it saw; SPEC §12) ---------------------------------------
+
+
+def _stored_text(generation_id) -> dict | None:
+    message_id = Generation.objects.filter(pk=generation_id).values_list("message_id", flat=True).first()
+    text = Message.objects.filter(pk=message_id).values("content", "reasoning").first() if message_id else None
+    return events.snapshot(content=text["content"], reasoning=text["reasoning"]) if text else None
+
+
+def gap_snapshot(generation_id, seen: int) -> dict | None:
+    """The stored text for a client whose last seq `seen` is not in the log while later ones are: its runner died
+    after handing out seqs its slices did not hold, and the repair ended the log after them. None if `seen` is
+    logged (what the client has is the log's), or 0 (it has nothing)."""
+    if seen <= 0 or GenerationSlice.objects.filter(generation_id=generation_id, first_seq__lte=seen,
+                                                   last_seq__gte=seen).exists():
+        return None
+    return _stored_text(generation_id)
+
+
+def past_the_end(generation_id, after: int) -> list[dict]:
+    """For a client resuming after the last seq of an ended generation's log: the stored text, then the stored
+    `done`, instead of an empty stream its EventSource would reopen forever. [] when it saw the end itself."""
+    last_seq = Generation.objects.filter(pk=generation_id).values_list("last_seq", flat=True).first()
+    if last_seq is None or after <= last_seq:
+        return []
+    last = GenerationSlice.objects.filter(generation_id=generation_id).order_by("-first_seq").values_list(
+        "events", flat=True).first()
+    snapshot = _stored_text(generation_id)
+    if not last or last[-1]["type"] != TERMINAL or snapshot is None:
+        return []
+    return [snapshot, last[-1]]

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chats.generations.state import RUNS, Run, runs_of
+from chats.generations.state import ALL_STORED, RUNS, Run, runs_of
 from chats.models import Conversation, Generation, GenerationSlice, GenerationStatus, Message
 from core.db_workers import dedicated_thread, with_connection
 
@@ -29,6 +29,8 @@ TEXT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 10.0
 # How often a process reads the stops other processes asked through the database (see running._stop).
 STOP_CHECK_SECONDS = 1.0
+# While the database is down the slice loop retries every slice but says so once, then at most this often.
+OUTAGE_LOG_SECONDS = 30.0
 
 
 def group_name(generation_id) -> str:
@@ -71,6 +73,8 @@ class Persister:
         self.last_stop_check = time.monotonic()
         self.last_text_write = time.monotonic()
         self.lock = asyncio.Lock()
+        self.failing_since: float | None = None  # when writing started to fail (a database outage), else None
+        self.last_failure_log = 0.0
         # Other processes ask this loop's runs to stop (or to publish) through this channel.
         self.runner = f"parley.runner.{uuid.uuid4().hex}"
 
@@ -112,12 +116,32 @@ class Persister:
                 if time.monotonic() - self.last_stop_check >= STOP_CHECK_SECONDS:
                     await self._check_stop_requests()
             except Exception:
-                logger.exception("Persisting generation events failed; retrying in the next slice")
+                self._note_failure()
             # Under load a write takes longer: slices then grow, so writing stays a small share of the time.
             pause = max(SLICE_SECONDS, 2 * (time.monotonic() - started))
             if not self.dirty and not runs_of(self.loop):
                 self.task = None
                 return
+
+    def _note_failure(self) -> None:
+        """Log a failing write once per outage (with its traceback), then a line at most every OUTAGE_LOG_SECONDS."""
+        now = time.monotonic()
+        if self.failing_since is None:
+            self.failing_since = self.last_failure_log = now
+            logger.exception("Persisting generation events failed; retrying every slice, quietly, until it works")
+        elif now - self.last_failure_log >= OUTAGE_LOG_SECONDS:
+            self.last_failure_log = now
+            logger.warning("Persisting generation events still fails after %.0f s; retrying",
+                           now - self.failing_since)
+
+    async def _db(self, fn, *args):
+        """`run_db`; the first success after failures says the outage is over."""
+        result = await run_db(fn, *args)
+        if self.failing_since is not None:
+            logger.warning("Persisting generation events works again after %.0f s",
+                           time.monotonic() - self.failing_since)
+            self.failing_since = None
+        return result
 
     async def finish(self, run: Run, final: dict) -> bool:
         """Store the end state of `run` with its last events; the ends of runs finishing together share one
@@ -142,9 +166,13 @@ class Persister:
                          if run.is_stored and run.text_seq < run.seq and run not in finals]
             texts = [run.text_snapshot() for run in text_runs]
             ends = [(*run.text_snapshot(), state, run.lock_key, run.conversation_id) for run, state in finals.items()]
+            # Seqs reserved ahead with these slices: followers get no seq a crash could give to another event.
+            reservations = {run: upto for run in slices if run not in finals
+                            and (upto := run.reservation_wanted()) is not None}
             try:
-                gone = await run_db(write_slices, [(run.generation_id, events) for run, events in slices.items()
-                                                   if events], texts, ends)
+                gone = await self._db(write_slices, [(run.generation_id, events) for run, events in slices.items()
+                                                   if events], texts, ends,
+                                    [(run.generation_id, upto) for run, upto in reservations.items()])
             except Exception:
                 # Put the events back in front so the next slice retries them in order.
                 for run, events in slices.items():
@@ -153,7 +181,10 @@ class Persister:
                 for run, state in finals.items():
                     self.finals.setdefault(run, state)
                 raise
+            for run, upto in reservations.items():
+                run.reserve(upto)
             for run in finals:
+                run.reserve(ALL_STORED)  # its whole log is stored: what waited for a reservation goes out
                 if run.finished:  # its end waited for the database (see running._finish): now it is stored
                     RUNS.pop(run.generation_id, None)
             if write_text:
@@ -172,7 +203,7 @@ class Persister:
         self.last_stop_check = time.monotonic()
         ids = [run.generation_id for run in runs_of(self.loop) if not run.finished]
         if ids:
-            for generation_id, reason in await run_db(_stop_requests, ids):
+            for generation_id, reason in await self._db(_stop_requests, ids):
                 run = RUNS.get(str(generation_id))
                 if run is not None:
                     run.stop(reason)
@@ -181,7 +212,7 @@ class Persister:
         self.last_heartbeat = time.monotonic()
         ids = [run.generation_id for run in runs_of(self.loop)]
         if ids:
-            await run_db(_touch_heartbeats, ids)
+            await self._db(_touch_heartbeats, ids)
 
 
 _persisters: dict[asyncio.AbstractEventLoop, Persister] = {}
@@ -196,12 +227,12 @@ def persister_for(loop: asyncio.AbstractEventLoop) -> Persister:
     return persister
 
 
-def write_slices(slices, texts, ends) -> set[str]:
+def write_slices(slices, texts, ends, reservations=()) -> set[str]:
     """`_write_slices_once`; a generation deleted meanwhile (its conversation was deleted while it streamed) fails
     the slice insert: its events have nowhere to go, so they are dropped and the others written, instead of the
     whole batch being retried, and failing, in every later slice of this process. Returns the deleted ids."""
     try:
-        _write_slices_once(slices, texts, ends)
+        _write_slices_once(slices, texts, ends, reservations)
         return set()
     except IntegrityError:
         ids = {str(gid) for gid, _events in slices} | {str(end[0]) for end in ends}
@@ -211,19 +242,23 @@ def write_slices(slices, texts, ends) -> set[str]:
         logger.info("Dropping events of %d generation(s) deleted while streaming", len(ids - alive))
         _write_slices_once([(gid, events) for gid, events in slices if str(gid) in alive],
                            [text for text in texts if str(text[0]) in alive],
-                           [end for end in ends if str(end[0]) in alive])
+                           [end for end in ends if str(end[0]) in alive],
+                           [(gid, upto) for gid, upto in reservations if str(gid) in alive])
         return ids - alive
 
 
-def _write_slices_once(slices, texts, ends) -> None:
-    """One transaction: the new slices; the texts so far (batched CASE updates); the end states of the runs that
-    finished (their conversations released together)."""
+def _write_slices_once(slices, texts, ends, reservations=()) -> None:
+    """One transaction: the new slices; the seqs reserved ahead; the texts so far (batched CASE updates); the end
+    states of the runs that finished (their conversations released together)."""
     now = timezone.now()
     with transaction.atomic():
         GenerationSlice.objects.bulk_create([
             GenerationSlice(generation_id=gid, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], events=events)
             for gid, events in slices
         ])
+        if reservations:
+            Generation.objects.bulk_update([Generation(pk=gid, reserved_seq=upto) for gid, upto in reservations],
+                                           ["reserved_seq"], batch_size=250)
         if texts:
             Generation.objects.bulk_update(
                 [Generation(pk=gid, last_seq=seq, heartbeat_at=now) for gid, _mid, seq, _c, _r in texts],

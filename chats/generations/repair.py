@@ -64,14 +64,16 @@ def generations_repair(*, stale_after: timedelta | None = None) -> int:
 
 def close_orphan(generation_id, *, status: str) -> int:
     """Store the end of a generation nobody runs any more: its text is rebuilt from the event log (which is
-    ahead of the stored text by up to a second), and a `done` event closes the log."""
+    ahead of the stored text by up to a second), and a `done` event closes the log. The end is numbered after
+    every seq reserved for its runner, which may have reached a client without reaching the log: no seq a client
+    saw is reused (a client that resumes in that gap gets a `snapshot` of the stored text, see following.py)."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().filter(pk=generation_id, status__in=ACTIVE).first()
         if generation is None:
             return 0
         logged = [event for slice_events in GenerationSlice.objects.filter(generation=generation)
                   .order_by("first_seq").values_list("events", flat=True) for event in slice_events]
-        last_seq = logged[-1]["seq"] if logged else 0
+        last_seq = max(logged[-1]["seq"] if logged else 0, generation.reserved_seq, generation.last_seq)
         error = Interrupted() if status == GenerationStatus.INTERRUPTED else None
         closing = []
         if error is not None:

@@ -164,12 +164,7 @@ async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderEr
     # Not stored yet (a database outage): the end stays queued in the persister, which stores it once the database
     # is back; until then the run stays known here (heartbeats go on), so no repair writes a second end.
     run.finished = True
-    run.events.append(done)
-    for subscriber in list(run.subscribers):
-        if subscriber.loop is run.loop:
-            subscriber.push(done)
-        else:
-            subscriber.loop.call_soon_threadsafe(subscriber.push, done)
+    run.end(done)
     if stored:
         RUNS.pop(run.generation_id, None)
 

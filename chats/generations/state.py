@@ -4,11 +4,19 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from chats.models import SEQ_RESERVATION
 from core import events
 from providers.events import EventKind
 
 # Every run of this process, by generation id (str).
 RUNS: dict[str, "Run"] = {}
+
+# A run's followers get only seqs its generation has reserved in the database (Generation.reserved_seq), so a
+# crash never renumbers what they saw; the persister reserves SEQ_RESERVATION more, with a slice, once fewer than
+# RESERVE_MARGIN are left (one batched write every few hundred events).
+RESERVE_MARGIN = SEQ_RESERVATION // 2
+# Once its end is stored every seq of a run is in the log: nothing is held back any more.
+ALL_STORED = 2**62
 
 
 def _running_loop():
@@ -82,6 +90,9 @@ class Run:
     # Publish slices on the shared channel layer only once a follower in another process asked for them.
     fan_out: bool = False
     text_seq: int = 0  # the seq up to which the message text in the database is current
+    # Seqs up to this one are reserved in the database (the row's default, then the persister's): only those reach
+    # followers; later events wait in `events` until the next reservation is stored.
+    reserved: int = SEQ_RESERVATION
     # Resolves True once the generation's rows are committed (its slices can be written), False if refused.
     stored: asyncio.Future | None = None
 
@@ -110,22 +121,52 @@ class Run:
         return len(self.events)
 
     def emit(self, event: dict) -> dict:
-        """Record the event (numbered `seq + 1`) and hand it at once to every subscriber in this process."""
+        """Record the event (numbered `seq + 1`) and hand it at once to every subscriber in this process (held
+        back while its seq is past the reservation)."""
         self.events.append(event)
         self.pending.append(event)
-        for subscriber in self.subscribers:
-            if subscriber.loop is self.loop:
-                subscriber.push(event)
-            else:
-                subscriber.loop.call_soon_threadsafe(subscriber.push, event)
+        if len(self.events) <= self.reserved:
+            for subscriber in self.subscribers:
+                if subscriber.loop is self.loop:
+                    subscriber.push(event)
+                else:
+                    subscriber.loop.call_soon_threadsafe(subscriber.push, event)
         if self.is_stored:
             self.persister.dirty.add(self)
         return event
 
+    def end(self, done: dict) -> None:
+        """The `done` event, stored with the end state (or queued with it during a database outage)."""
+        self.events.append(done)
+        if len(self.events) <= self.reserved:
+            self._deliver([done])
+
+    def _deliver(self, batch: list[dict]) -> None:
+        for subscriber in self.subscribers:
+            if subscriber.loop is self.loop:
+                subscriber.push_many(batch)
+            else:
+                subscriber.loop.call_soon_threadsafe(subscriber.push_many, batch)
+
+    def reservation_wanted(self) -> int | None:
+        """The seq to reserve up to with the next slice, or None while enough are left."""
+        if self.seq + RESERVE_MARGIN > self.reserved:
+            return self.seq + SEQ_RESERVATION
+        return None
+
+    def reserve(self, upto: int) -> None:
+        """The database now reserves seqs up to `upto`: hand out the events that waited for it."""
+        if upto <= self.reserved:
+            return
+        held = self.events[self.reserved:upto]
+        self.reserved = upto
+        if held:
+            self._deliver(held)
+
     def subscribe(self, subscriber: Subscriber, after: int) -> list[dict]:
         """Attach a subscriber; returns what it missed after `after`. Runs in the run's loop, so nothing slips."""
         self.subscribers.add(subscriber)
-        return self.events[after:]
+        return self.events[after:self.reserved]
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)

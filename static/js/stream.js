@@ -5,7 +5,7 @@
   const P = window.Parley;
 
   /** A reply's state as events arrive: the one reducer of SPEC §4 events (start, content, reasoning, tool_call,
-      citations, usage, error, done). Returns true when the event changed something to draw. */
+      citations, usage, snapshot, error, done). Returns true when the event changed something to draw. */
   P.replyState = function (data) {
     return Object.assign({ content: "", reasoning: "", usage: {}, status: "streaming", citations: [], tool_calls: [] }, data);
   };
@@ -33,6 +33,11 @@
       case "usage":
         d.usage = Object.assign({}, d.usage, evt);
         if (evt.cost != null) d.cost = evt.cost;
+        return true;
+      case "snapshot":
+        // Resumed past the stored log (the server that streamed it crashed): the stored text replaces ours.
+        d.content = evt.content || "";
+        d.reasoning = evt.reasoning || "";
         return true;
       case "error":
         d.error = evt.message || evt.code || "The provider failed";
