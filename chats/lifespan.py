@@ -46,15 +46,28 @@ def generations_sweep() -> int:
     return generations_repair(stale_after=_stale_after())
 
 
-def generations_stop_requested() -> None:
+def generations_stop_requested():
     """The server was told to stop: end this process's replies now (`interrupted`, their text so far stored), so
-    each client following one gets its `done` and the connection closes before the graceful-shutdown timeout."""
+    each client following one gets its `done` and the connection closes before the graceful-shutdown timeout.
+    Returns what to await before the server closes its connections (the replies' ends), or None."""
     from chats.generations.state import RUNS
     from chats.models import GenerationStatus
 
-    for run in list(RUNS.values()):
-        if run.loop is not None:
-            run.loop.call_soon_threadsafe(run.stop, GenerationStatus.INTERRUPTED)
+    runs = [run for run in list(RUNS.values()) if run.loop is not None]
+    for run in runs:
+        run.loop.call_soon_threadsafe(run.stop, GenerationStatus.INTERRUPTED)
+    if not runs:
+        return None
+
+    async def ended():
+        current = asyncio.get_running_loop()
+        tasks = [run.task if run.loop is current else
+                 asyncio.wrap_future(asyncio.run_coroutine_threadsafe(asyncio.wait([run.task]), run.loop))
+                 for run in runs if run.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0.05)  # their followers' last frames leave before the sockets close
+
+    return ended()
 
 
 async def generations_teardown() -> None:

@@ -27,39 +27,68 @@ def on_shutdown(hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[N
     return hook
 
 
-_stop_requested: list[Callable[[], None]] = []
+_stop_requested: list[Callable[[], Awaitable[None] | None]] = []
+
+# How long the server waits for what the stop hooks end (replies storing their end and telling their clients)
+# before it closes its connections; uvicorn closes a WebSocket at once (1012), before the reply could say `done`.
+STOP_WAIT_SECONDS = 3.0
 
 
-def on_stop_requested(hook: Callable[[], None]) -> Callable[[], None]:
+def on_stop_requested(hook: Callable[[], Awaitable[None] | None]) -> Callable[[], Awaitable[None] | None]:
     """Call `hook()` (synchronous, on the server's loop) as soon as the server is told to stop (SIGTERM, SIGINT),
     before it waits for open connections to end: what streams to a client can end now, not when uvicorn's
-    graceful-shutdown timeout cuts it. The shutdown hooks still run after the connections have closed."""
+    graceful-shutdown timeout cuts it. A hook may return an awaitable: the server closes its connections once it
+    is done (at most STOP_WAIT_SECONDS later). The shutdown hooks still run after the connections have closed."""
     if hook not in _stop_requested:
         _stop_requested.append(hook)
     return hook
 
 
-def _run_stop_requested() -> None:
+def _run_stop_requested() -> list[Awaitable[None]]:
+    waits = []
     for hook in _stop_requested:
         try:
-            hook()
+            if (wait := hook()) is not None:
+                waits.append(wait)
         except Exception:
             logger.exception("Stop hook %s failed", getattr(hook, "__qualname__", hook))
+    return waits
 
 
 def _chain_stop_signals(loop: asyncio.AbstractEventLoop) -> None:
     """Wrap the server's own SIGTERM/SIGINT handlers (uvicorn installs them before the lifespan starts, and puts
-    its own back when it stops) so the stop hooks run too. Only in the main thread, where signals are handled."""
+    its own back when it stops) so the stop hooks run first, and the server's handler once they are done. A second
+    signal goes to the server's handler at once. Only in the main thread, where signals are handled."""
     if threading.current_thread() is not threading.main_thread():
         return
+    stopping = False
+
+    def stop(previous, signum, frame) -> None:
+        waits = _run_stop_requested()
+
+        async def then_stop():
+            try:
+                await asyncio.wait([asyncio.ensure_future(wait) for wait in waits], timeout=STOP_WAIT_SECONDS)
+            finally:
+                previous(signum, frame)
+
+        if waits:
+            loop.create_task(then_stop())
+        else:
+            previous(signum, frame)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(sig)
         if not callable(previous):
             continue  # nobody handles it (a test loop, a server without signals): leave it alone
 
         def handler(signum, frame, previous=previous):
-            loop.call_soon_threadsafe(_run_stop_requested)
-            previous(signum, frame)
+            nonlocal stopping
+            if stopping:
+                previous(signum, frame)
+                return
+            stopping = True
+            loop.call_soon_threadsafe(stop, previous, signum, frame)
 
         signal.signal(sig, handler)
 
