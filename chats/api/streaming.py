@@ -37,7 +37,8 @@ from usage.services import budget_check
 
 SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
-    "tool_call, citations, usage, error, done); `: ping` every 15 s of silence."
+    "tool_call, citations, usage, snapshot, error, done); `: ping` every 15 s of silence. A `snapshot` (no `id:`) "
+    "carries the stored text for a client that resumed past the stored log."
 ))
 ERRORS = {status: ErrorSerializer for status in (400, 401, 402, 403, 404, 409, 413, 429, 502, 503)}
 

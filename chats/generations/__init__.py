@@ -18,6 +18,8 @@ Public API (views, consumers and compare build on it):
   transaction (nothing is stored on 409 or a refused attachment).
 - ``generation_events(generation_id, *, after=0) -> AsyncIterator[dict]``: the SPEC §4 events (each with ``type``
   and ``seq``) after ``after``: the missed ones replayed, then live ones, ending with ``done``. Works in any process.
+  A client whose ``after`` is a seq a crash kept out of the log (or past its end) first gets a ``snapshot``
+  (no ``seq``) of the stored text; a run hands out only seqs reserved in the database, so none is ever reused.
   ``generation_event_batches`` is the same in batches, with ``[]`` after ``idle_timeout`` seconds of silence.
 - ``generation_cancel(*, user, generation_id) -> Generation`` (404 for another user's): closes the provider call;
   the partial text is stored ``cancelled``. ``agenerations_wait_finished`` waits for the end state.
