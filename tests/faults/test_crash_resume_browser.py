@@ -41,7 +41,8 @@ def test_the_chat_page_shows_the_stored_reply_after_its_web_process_was_killed(
 
         stored = Message.objects.get(role="assistant")
         assert stored.status == "interrupted" and stored.content.startswith("w1 w2 w3 ")
-        expect(page.locator(".msg-assistant .badge")).to_have_text("Interrupted")
+        # The page reconnects with backoff, and a follower hears an end written by another process within 5 s.
+        expect(page.locator(".msg-assistant .badge")).to_have_text("Interrupted", timeout=30_000)
         expect(page.locator(REPLY)).to_have_text(stored.content.strip())
         expect(page.locator("#send-btn")).to_be_visible()
         # The chat page reloads the conversation after every `done`; what it draws before that, and what the
