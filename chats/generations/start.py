@@ -27,10 +27,11 @@ def conversation_reply_start(*, user, conversation: Conversation, content: str, 
 
 
 async def ageneration_start(*, user, conversation: Conversation, reply_to: Message, model: str | None = None,
-                            group_id: uuid.UUID | None = None) -> Generation:
-    """Start a reply from async code; the provider call runs as a task of the running loop."""
+                            group_id: uuid.UUID | None = None, tools: list[str] | None = None) -> Generation:
+    """Start a reply from async code; the provider call runs as a task of the running loop. `tools` replaces the
+    conversation's `params.tools` for this reply."""
     return await _start_async(user=user, conversation=conversation, reply_to=reply_to, content=None, model=model,
-                              group_id=group_id)
+                              group_id=group_id, tools=tools)
 
 
 async def aconversation_reply_start(*, user, conversation: Conversation, content: str,
