@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
         "McpTransportEnum": "tools.models.Transport",
         "McpServerStatusEnum": "tools.models.ServerStatus",
         "HealthStatusEnum": ["ok", "degraded"],
+        "ReasoningEffortEnum": ["low", "medium", "high"],
     },
 }
 

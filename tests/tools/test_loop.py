@@ -236,3 +236,30 @@ async def test_compare_runs_the_loop_for_each_model(live_asgi, fake_provider, al
     generations = Generation.objects.filter(group_id=answer.json()["group_id"]).select_related("message")
     async for generation in generations:
         assert generation.message.metadata["tool_results"][0]["content"] == "4.0"
+
+
+async def test_continue_a_reply_cancelled_while_a_call_waited(live_asgi, fake_provider, alice, calc):
+    conversation = await sync_to_async(conversation_with_tools)(alice, model="openai/tool-call", tools=["calc/add"],
+                                                                approval="ask")
+    async with client_for(live_asgi, alice) as client:
+        async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
+                                 json={"content": '{"a": 2, "b": 3}'}) as response:
+            generation_id = response.headers["X-Generation-ID"]
+            events = []
+            while not of_type(events, "tool_approval"):
+                events += await read_events(response, stop_after=1)
+            assert (await client.post(f"/api/v1/generations/{generation_id}/cancel/")).status_code == 200
+            events += await read_events(response)
+        assert events[-1]["status"] == "cancelled"
+        message_id = events[-1]["message_id"]
+        await sync_to_async(type(conversation).objects.filter(pk=conversation.pk).update)(
+            params={"tools": ["calc/add"]})  # approval back to auto
+        async with client.stream("POST", f"/api/v1/messages/{message_id}/continue/") as response:
+            more = await read_events(response)
+    assert more[-1]["status"] == "complete" and text_of(more) == "Checking. Tool results: 5.0"
+    message = await stored_reply(more)
+    assert message.content == "Checking. Checking. Tool results: 5.0"
+    first, second = message.metadata["tool_calls"]
+    assert (first["round"], second["round"]) == (1, 2) and first["id"] != second["id"]
+    assert second["offset"] == len("Checking. Checking. ")
+    assert [result["id"] for result in message.metadata["tool_results"]] == [second["id"]]
