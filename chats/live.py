@@ -20,7 +20,7 @@ def message_payload(message) -> dict:
 
     from rest_framework.renderers import JSONRenderer
 
-    from chats.api.serializers import MessageSerializer
+    from chats.serializers import MessageSerializer
 
     return json.loads(JSONRenderer().render(MessageSerializer(message).data))
 
