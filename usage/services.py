@@ -101,29 +101,46 @@ class Priced:
     cost_source: str
 
 
+def _ended_early(reported: dict, *, status: str, written: int) -> bool:
+    """Whether the provider's usage misses what the call did: none came, or only the prompt's count (told as the
+    stream began) because the call ended before the provider's usage at its end."""
+    if reported["completion_tokens"]:
+        return False
+    return not reported["prompt_tokens"] or status != UsageStatus.COMPLETE or written > 0
+
+
+def _estimated(model: str, reported: dict, *, prompt_estimate: int, text: str, reasoning: str,
+               owner_id: int | None) -> tuple[dict, Decimal | None, str]:
+    """The tokens the provider told (the prompt's, when it did), the rest estimated: the prompt's from the request,
+    the completion's from the text received; priced as `estimated`."""
+    figures = {"prompt_tokens": reported["prompt_tokens"] or prompt_estimate,
+               "completion_tokens": pricing.estimate_tokens(text) + pricing.estimate_tokens(reasoning),
+               "reasoning_tokens": pricing.estimate_tokens(reasoning), "cached_tokens": reported["cached_tokens"]}
+    prices = pricing.model_prices(model, user_id=owner_id)
+    cost = prices.cost(figures) if prices is not None else None
+    return figures, cost, CostSource.ESTIMATED if cost is not None else ""
+
+
 def reply_usage_record(*, generation_id, model: str, status: str, usage: dict,
                        cost: Decimal | None, cost_source: str = "", text: str = "", reasoning: str = "",
                        error_code: str = "", latency_ms: int | None = None) -> Priced:
-    """When a reply ends (completed, cancelled, failed, interrupted): its row with the provider's usage, or with
-    tokens estimated from its text when none came. Returns what to store on the reply."""
+    """When a reply ends (completed, cancelled, failed, interrupted): its row with the provider's usage; a reply
+    that ended before the provider's usage came is priced from what it was told (its prompt's tokens), the rest
+    estimated from its text. Returns what to store on the reply."""
     record = UsageRecord.objects.filter(generation_id=generation_id).first()
     owner_id = record.owner_id if record is not None else None
     reported = {key: int(usage.get(key) or 0) for key in TOKEN_FIELDS}
-    if reported["prompt_tokens"] or reported["completion_tokens"]:
+    written = pricing.estimate_tokens(text) + pricing.estimate_tokens(reasoning)
+    if _ended_early(reported, status=status, written=written):
+        figures, cost, cost_source = _estimated(model, reported, text=text, reasoning=reasoning, owner_id=owner_id,
+                                                prompt_estimate=record.prompt_tokens if record is not None else 0)
+        if not (figures["prompt_tokens"] or figures["completion_tokens"]):
+            figures = {}
+    else:
         if cost is None:
             cost, cost_source = pricing.price_usage(model, reported, user_id=owner_id)
         cost_source = cost_source or (CostSource.CATALOG if cost is not None else "")
         figures = reported
-    else:
-        prompt = record.prompt_tokens if record is not None else 0
-        figures = {"prompt_tokens": prompt,
-                   "completion_tokens": pricing.estimate_tokens(text) + pricing.estimate_tokens(reasoning),
-                   "reasoning_tokens": pricing.estimate_tokens(reasoning), "cached_tokens": 0}
-        prices = pricing.model_prices(model, user_id=owner_id)
-        cost = prices.cost(figures) if prices is not None else None
-        cost_source = CostSource.ESTIMATED if cost is not None else ""
-        if not (prompt or figures["completion_tokens"]):
-            figures = {}
     fields = {**{key: (figures or {}).get(key, 0) for key in TOKEN_FIELDS}, "cost": cost, "cost_source": cost_source,
               "status": status, "error_code": error_code[:64], "latency_ms": latency_ms, "reserved": None,
               "finished_at": timezone.now()}
@@ -137,20 +154,20 @@ def call_usage_record(*, kind: str, owner_id: int, model: str, status: str, usag
                       error_code: str = "", latency_ms: int | None = None, token_id: int | None = None,
                       via: str = "", stream: bool = False, merge_job_id=None, request=None,
                       text: str = "", reservation: UsageRecord | None = None) -> UsageRecord:
-    """One finished gateway or merge call, priced from its usage (already priced by the gateway when it came);
-    with no usage, estimated from its `request` and the `text` it got, when given. A call that reserved its row
-    (`usage_reservation`, stored under a budget) settles that row instead of adding one."""
+    """One finished gateway, merge or stateless call, priced from its usage (already priced by the gateway when it
+    came); ended before the provider's usage came, priced from what it was told and estimated from its `request`
+    and the `text` it got, when given. A call that reserved its row (`usage_reservation`, stored under a budget)
+    settles that row instead of adding one."""
     usage = usage or {}
     figures = {key: int(usage.get(key) or 0) for key in TOKEN_FIELDS}
     cost, source = usage.get("cost"), usage.get("cost_source") or ""
     if cost is not None:
         cost, source = Decimal(str(cost)), source or CostSource.PROVIDER
+    elif request is not None and _ended_early(figures, status=status, written=pricing.estimate_tokens(text)):
+        figures, cost, source = _estimated(model, figures, prompt_estimate=request_tokens(request), text=text,
+                                           reasoning="", owner_id=owner_id)
     elif figures["prompt_tokens"] or figures["completion_tokens"]:
         cost, source = pricing.price_usage(model, figures, user_id=owner_id)
-    elif request is not None:
-        figures.update(prompt_tokens=request_tokens(request), completion_tokens=pricing.estimate_tokens(text))
-        prices = pricing.model_prices(model, user_id=owner_id)
-        cost, source = (prices.cost(figures), CostSource.ESTIMATED) if prices is not None else (None, "")
     fields = dict(status=status, error_code=error_code[:64], latency_ms=latency_ms, cost=cost,
                   cost_source=source if cost is not None else "", finished_at=timezone.now(), reserved=None, **figures)
     if reservation is not None and not reservation._state.adding:
