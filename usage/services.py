@@ -169,15 +169,15 @@ def call_usage_record(*, kind: str, owner_id: int, model: str, status: str, usag
     elif figures["prompt_tokens"] or figures["completion_tokens"]:
         cost, source = pricing.price_usage(model, figures, user_id=owner_id)
     fields = dict(status=status, error_code=error_code[:64], latency_ms=latency_ms, cost=cost,
-                  cost_source=source if cost is not None else "", finished_at=timezone.now(), reserved=None, **figures)
+                  cost_source=source if cost is not None else "", finished_at=timezone.now(), reserved=None,
+                  token_id=token_id, via=via, stream=stream, merge_job_id=merge_job_id, **figures)
     if reservation is not None and not reservation._state.adding:
         UsageRecord.objects.filter(pk=reservation.pk).update(**fields)
         for name, value in fields.items():
             setattr(reservation, name, value)
         return reservation
-    return UsageRecord.objects.create(
-        owner_id=owner_id, kind=kind, model=model, provider=model.partition("/")[0], token_id=token_id, via=via,
-        stream=stream, merge_job_id=merge_job_id, **fields)
+    return UsageRecord.objects.create(owner_id=owner_id, kind=kind, model=model, provider=model.partition("/")[0],
+                                      **fields)
 
 
 def user_budget_set(*, user_id: int, monthly_budget: Decimal | None) -> UserBudget:
