@@ -6,7 +6,8 @@ Server frames: the SPEC §4 events, one per frame; a bad frame gets an `error` e
 connection stays open. Anonymous → close 4401; another user's conversation → close 4404.
 
 Live (SPEC §8, chats.live): every new message of the conversation, from this socket or anywhere else, arrives as
-{"type":"message","message":{...}}; a new reply's generation events follow it on every socket.
+{"type":"message","message":{...}}; a new reply's generation events follow it on every socket, the one that sent it
+too (one code path for a client: the `message` frames of its user message and reply, then the reply's events).
 """
 import asyncio
 import contextlib
@@ -23,11 +24,12 @@ from django.http import Http404
 from rest_framework import exceptions
 
 from chats.generations import aconversation_reply_start, generation_cancel, generation_event_batches
-from chats.live import conversation_group
+from chats.live import conversation_group, reply_message_payloads
 from chats.selectors import conversation_for_streaming, generation_get, running_generation_id
 from chats.tree import message_parent_get
 from chats.validation import AttachmentIdsField, validate_message_content
 from core import events
+from core.db_workers import db_call
 from core.json_limits import decode_frame
 from providers.errors import ProviderError
 
@@ -56,7 +58,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         """Channels' AsyncConsumer.__call__, except that an unreachable channel layer (Redis down) leaves this
         socket without one (its own replies still stream; live messages from elsewhere do not arrive) instead of
-        failing the handshake with a 500."""
+        failing the handshake with a 500. Kept rather than the library's: its `__call__` has no hook around
+        `new_channel()`, which the Redis pub/sub layer answers by subscribing (so it fails while Redis is down)."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         if self.channel_layer is not None:
@@ -109,7 +112,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def conversation_message(self, event):
         """A new message of this conversation (chats.live): shown, then its reply's events followed. The socket that
-        started that reply (it follows it already) gets its events, not these frames."""
+        started that reply sent itself these frames already, before its events (`_relay`)."""
         generation_id = event.get("generation_id")
         if generation_id and generation_id == str(self.generation_id or ""):
             return
@@ -174,7 +177,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         generation = await aconversation_reply_start(user=self.user, conversation=self.conversation,
                                                      content=content, model=model.strip() or None,
                                                      attachments=attachments, **extra)
-        await self._follow(generation.pk, 0)
+        await self._follow(generation.pk, 0, announce=True)
 
     async def _cancel(self, frame: dict):
         generation_id = frame.get("generation_id") or self.generation_id
@@ -209,16 +212,31 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     # --- following a generation ---
 
-    async def _follow(self, generation_id, after: int):
+    async def _follow(self, generation_id, after: int, *, announce: bool = False):
         await self._stop_following()
         self.generation_id = generation_id
-        self.follow_task = asyncio.get_running_loop().create_task(self._relay(generation_id, after))
+        self.follow_task = asyncio.get_running_loop().create_task(self._relay(generation_id, after, announce=announce))
 
-    async def _relay(self, generation_id, after: int):
+    async def _relay(self, generation_id, after: int, *, announce: bool = False):
+        """The generation's events from `after`; announcing (the reply this socket started), first the `message`
+        frames of its user message and reply, read while the reply starts."""
+        announced = asyncio.ensure_future(db_call(reply_message_payloads, generation_id)) if announce else None
         async with contextlib.aclosing(generation_event_batches(generation_id, after=after)) as batches:
             async for batch in batches:
+                if announced is not None:
+                    await self._announce(announced)
+                    announced = None
                 for event in batch:
                     await self.send(text_data=json.dumps(event, separators=(",", ":")))
+
+    async def _announce(self, payloads: asyncio.Future):
+        try:
+            messages = await payloads
+        except Exception:  # the reply still streams; only its announcement is missing
+            logger.warning("Could not read the new messages to announce to their sender", exc_info=True)
+            return
+        for message in messages:
+            await self.send(text_data=json.dumps({"type": "message", "message": message}, separators=(",", ":")))
 
     async def _stop_following(self):
         task, self.follow_task = self.follow_task, None

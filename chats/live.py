@@ -20,9 +20,21 @@ def message_payload(message) -> dict:
 
     from rest_framework.renderers import JSONRenderer
 
-    from chats.api.serializers import MessageSerializer
+    from chats.serializers import MessageSerializer
 
     return json.loads(JSONRenderer().render(MessageSerializer(message).data))
+
+
+def reply_message_payloads(generation_id) -> list[dict]:
+    """What the socket that sent a message announces to itself before its reply's events: the same `message`
+    frames every other socket gets (the user message, then the reply), so a client has one code path."""
+    from chats.models import Generation
+
+    generation = Generation.objects.select_related("message__reply_to").filter(pk=generation_id).first()
+    message = generation.message if generation is not None else None
+    if message is None:
+        return []
+    return [message_payload(item) for item in (message.reply_to, message) if item is not None]
 
 
 def announce_messages(messages, *, generation_id=None, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -35,7 +47,8 @@ def announce_messages(messages, *, generation_id=None, loop: asyncio.AbstractEve
     if layer is None or not messages:
         return
     loop = loop or server_loop()
-    # Every frame names the reply's generation: a socket already following it (the one that sent it) skips them.
+    # Every frame names the reply's generation: the socket that sent it, which announced the frames to itself before
+    # following the reply (chats.consumers), skips them.
     events = [
         {"type": "conversation.message", "message": message_payload(message),
          "generation_id": str(generation_id) if generation_id else None}

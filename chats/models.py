@@ -120,7 +120,10 @@ class Generation(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="generations"
     )
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="generation")
+    # A reply's message has one generation, and one more each time it is continued: the latest writes it, the
+    # earlier ones keep their events and usage (history is not rewritten by a continue).
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="generations",
+                                related_query_name="generation")
     model = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.QUEUED)
     last_seq = models.PositiveIntegerField(default=0)

@@ -26,6 +26,7 @@ from merging.parsing import ParsedMessage
 from merging.prompts import SourceConversation, SourceMessage
 from merging.selectors import valid_uuids
 from providers.errors import ProviderError
+from usage.errors import BudgetExceeded
 
 logger = logging.getLogger("parley.merging")
 
@@ -370,6 +371,8 @@ def merge_job_run(*, job_id) -> None:
                 _run_fusion(job)
     except synthesis.MergeFailed as exc:
         _finish_failed(job.id, exc.message, exc.code, exc.raw_output)
+    except BudgetExceeded as exc:  # a call it was about to make: the month's budget is used up
+        _finish_failed(job.id, exc.message, exc.code, "")
     except ProviderError as exc:
         _finish_failed(job.id, f"The merge model failed: {exc.message}", exc.code, "")
     except InvalidRequest as exc:  # e.g. the key was deleted after the job was queued

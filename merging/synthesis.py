@@ -67,8 +67,11 @@ def model_limits(model: str) -> ModelLimits:
 
 
 async def _ask(route: Route, request: ChatRequest, on_delta: Callable[[str], Awaitable[None]] | None = None) -> str:
+    """One model call of the merge: reserved against the owner's budget before it starts (BudgetExceeded once the
+    month is used up), settled with what it cost when it ends."""
     from providers import gateway
 
+    reservation = await _reserve_call(route, request)
     parts, usage, status = [], {}, "failed"
     try:
         async for event in gateway.stream_chat(route, request):
@@ -83,12 +86,23 @@ async def _ask(route: Route, request: ChatRequest, on_delta: Callable[[str], Awa
         status = "cancelled"
         raise
     finally:
-        await asyncio.shield(_record_call(route, request, usage, status, "".join(parts)))
+        await asyncio.shield(_record_call(route, request, usage, status, "".join(parts), reservation))
     return "".join(parts)
 
 
-async def _record_call(route: Route, request: ChatRequest, usage: dict, status: str, text: str) -> None:
-    """Each model call of a merge is a usage row of its owner's (estimated from the text when no usage came)."""
+async def _reserve_call(route: Route, request: ChatRequest):
+    from usage.models import UsageKind
+    from usage.services import usage_reservation
+
+    if route.user_id is None:
+        return None
+    return await sync_to_async(usage_reservation)(user_id=route.user_id, model=route.model, request=request,
+                                                  kind=UsageKind.MERGE)
+
+
+async def _record_call(route: Route, request: ChatRequest, usage: dict, status: str, text: str, reservation) -> None:
+    """Each model call of a merge is a usage row of its owner's (estimated from the text when no usage came): the
+    row it reserved, settled."""
     from usage.models import UsageKind
     from usage.services import call_usage_record
 
@@ -96,7 +110,8 @@ async def _record_call(route: Route, request: ChatRequest, usage: dict, status: 
         return
     try:
         await sync_to_async(call_usage_record)(kind=UsageKind.MERGE, owner_id=route.user_id, model=route.model,
-                                               status=status, usage=usage, request=request, text=text)
+                                               status=status, usage=usage, request=request, text=text,
+                                               reservation=reservation)
     except Exception:
         logger.exception("Recording the usage of a merge call to %s failed", route.model)
 

@@ -22,22 +22,59 @@ class Caller:
 
 
 def gateway_call_record(*, caller: Caller, model: str, via: str, stream: bool, status: str, error_code: str = "",
-                        usage: dict | None = None, latency_ms: int | None = None):
+                        usage: dict | None = None, latency_ms: int | None = None, reservation=None):
     from usage.models import UsageKind
     from usage.services import call_usage_record
 
     return call_usage_record(kind=UsageKind.GATEWAY, owner_id=caller.user_id, token_id=caller.token_id, model=model,
                              via=via, stream=stream, status=status, error_code=error_code, usage=usage,
-                             latency_ms=latency_ms)
+                             latency_ms=latency_ms, reservation=reservation)
+
+
+def calls_reserve(*, caller: Caller, calls: list[tuple[Route, ChatRequest]], via: str = "", stream: bool = False
+                  ) -> list:
+    """Before any of `calls` reaches its provider: 402 `budget_exceeded` (a GatewayError) once the caller's month,
+    counting the calls still running, has used up their budget; else each call's usage reservation
+    (usage.services.usage_reservation), all in one transaction, so a burst of calls checks one at a time."""
+    from django.db import transaction
+
+    from usage.models import UsageKind
+    from usage.services import usage_reservation
+
+    try:
+        with transaction.atomic():
+            return [usage_reservation(user_id=caller.user_id, model=route.model, request=chat, kind=UsageKind.GATEWAY,
+                                      token_id=caller.token_id, via=via, stream=stream) for route, chat in calls]
+    except ProviderError as exc:
+        raise from_provider_error(exc)
+
+
+def reservations_release(reservations) -> None:
+    """Calls reserved that never reached their provider cost nothing."""
+    from usage.services import usage_release
+
+    for reservation in reservations:
+        if reservation is not None:
+            usage_release(record=reservation)
+
+
+def call_start(*, caller: Caller, completion: CompletionRequest) -> tuple[Route, object]:
+    """One model's call: its route (see `route_for`) and its usage reservation (see `calls_reserve`)."""
+    route = route_for(caller=caller, model=completion.model, request=completion)
+    [reservation] = calls_reserve(caller=caller, calls=[(route, completion.chat)], stream=completion.stream)
+    return route, reservation
 
 
 class CallMeter:
-    """What one upstream call did, written as one GatewayCall row when it ends (never per chunk)."""
+    """What one upstream call did, written as one GatewayCall row when it ends (never per chunk): the row its
+    start reserved, or a new one."""
 
-    __slots__ = ("caller", "model", "via", "stream", "started", "usage", "status", "error_code", "recorded")
+    __slots__ = ("caller", "model", "via", "stream", "started", "usage", "status", "error_code", "recorded",
+                 "reservation")
 
-    def __init__(self, caller: Caller, model: str, *, via: str = "", stream: bool = False) -> None:
+    def __init__(self, caller: Caller, model: str, *, via: str = "", stream: bool = False, reservation=None) -> None:
         self.caller, self.model, self.via, self.stream = caller, model, via, stream
+        self.reservation = reservation
         self.started = time.monotonic()
         self.usage: dict | None = None
         self.status, self.error_code = GatewayCallStatus.CANCELLED, ""
@@ -52,19 +89,16 @@ class CallMeter:
         self.recorded = True
         latency = int((time.monotonic() - self.started) * 1000)
         write = db_call(gateway_call_record, caller=self.caller, model=self.model, via=self.via, stream=self.stream,
-                        status=self.status, error_code=self.error_code, usage=self.usage, latency_ms=latency)
+                        status=self.status, error_code=self.error_code, usage=self.usage, latency_ms=latency,
+                        reservation=self.reservation)
         # Shielded: a client that goes away cancels the request, not the record of what it cost.
         await asyncio.shield(asyncio.ensure_future(write))
 
 
 def route_for(*, caller: Caller, model: str, request: CompletionRequest) -> Route:
-    """The route to `model` with the caller's resolved key, or the GatewayError saying why there is none (402
-    `budget_exceeded` once the caller's month has used up their budget)."""
-    from usage.services import budget_check
-
+    """The route to `model` with the caller's resolved key, or the GatewayError saying why there is none."""
     try:
         route = resolve_route(model=model, user_id=caller.user_id)
-        budget_check(user_id=caller.user_id)
     except ProviderError as exc:
         raise from_provider_error(exc)
     check_for_protocol(request, route.protocol, model)

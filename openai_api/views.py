@@ -13,7 +13,7 @@ from openai_api.fusion import fusion_judge_request
 from openai_api.models import FUSION_MODEL
 from openai_api.schema import ChatCompletionsSchema, ModelsSchema
 from openai_api.selectors import usable_models
-from openai_api.services import Caller, CallMeter, completion_stream, completion_whole, route_for
+from openai_api.services import Caller, CallMeter, call_start, completion_stream, completion_whole
 from openai_api.translation import ChunkWriter, parse_request
 
 
@@ -56,12 +56,12 @@ def openai_view(method: str):
 async def chat_completions(request, caller: Caller):
     completion = parse_request(json_body(request))
     if completion.fusion is not None:
-        route, chat = await fusion_judge_request(caller=caller, request=completion)
+        route, chat, reservation = await fusion_judge_request(caller=caller, request=completion)
         via = FUSION_MODEL
     else:
-        route = await db_call(route_for, caller=caller, model=completion.model, request=completion)
+        route, reservation = await db_call(call_start, caller=caller, completion=completion)
         chat, via = completion.chat, ""
-    meter = CallMeter(caller, route.model, via=via, stream=completion.stream)
+    meter = CallMeter(caller, route.model, via=via, stream=completion.stream, reservation=reservation)
     if not completion.stream:
         return JsonResponse(await completion_whole(meter, route, chat, model=completion.model))
     writer = ChunkWriter(model=completion.model, include_usage=completion.include_usage)

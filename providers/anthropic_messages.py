@@ -12,7 +12,7 @@ from providers.base import (
     base64_of,
     replay_metadata,
 )
-from providers.events import EventKind, StreamEvent
+from providers.events import EventKind, StreamEvent, prompt_usage
 from providers.transport import HttpCall, send
 
 API_VERSION = "2023-06-01"
@@ -166,7 +166,7 @@ class AnthropicTranslator(StreamTranslator):
                                            + int(usage.get("cache_creation_input_tokens") or 0))
             self.usage["cached_tokens"] = int(usage.get("cache_read_input_tokens") or 0)
             self.usage["completion_tokens"] = int(usage.get("output_tokens") or 0)
-            return []
+            return [prompt_usage(self.usage)]
         if kind == "message_delta":
             self.stop_reason = (payload.get("delta") or {}).get("stop_reason") or self.stop_reason
             usage = payload.get("usage") or {}

@@ -12,7 +12,7 @@ from providers.base import (
     base64_of,
     replay_metadata,
 )
-from providers.events import EventKind, StreamEvent
+from providers.events import EventKind, StreamEvent, prompt_usage
 from providers.transport import HttpCall, send
 
 NAME = "Google Gemini"
@@ -117,9 +117,11 @@ class GeminiTranslator(StreamTranslator):
         block = (payload.get("promptFeedback") or {}).get("blockReason")
         if block:
             raise errors.ContentFiltered(f"Gemini blocked the prompt ({block}).", provider=self.route.provider)
-        if payload.get("usageMetadata"):
-            self.usage = payload["usageMetadata"]  # cumulative; read once, at the end
         events: list[StreamEvent] = []
+        if payload.get("usageMetadata"):
+            if self.usage is None:  # the prompt's count, told once for a reply that ends early
+                events.append(prompt_usage(self._usage(payload["usageMetadata"])))
+            self.usage = payload["usageMetadata"]  # cumulative; read once, at the end
         candidates = payload.get("candidates") or []
         if not candidates:
             return events

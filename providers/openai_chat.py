@@ -16,7 +16,7 @@ from providers.base import (
     data_url,
     replay_metadata,
 )
-from providers.events import EventKind, StreamEvent
+from providers.events import EventKind, StreamEvent, prompt_usage
 from providers.registry import ProviderSpec, custom_spec, get_spec
 from providers.transport import HttpCall, send
 
@@ -233,6 +233,8 @@ class OpenAIChatTranslator(StreamTranslator):
                                                      provider=self.route.provider)
                 self.finish_reason = FINISH_REASONS.get(reason, reason)
         if chunk.get("usage"):
+            if self.usage is None and not self.finish_reason:  # told mid-stream (Perplexity), for a reply ending early
+                events.append(prompt_usage(usage_from(chunk["usage"])))
             self.usage = usage_from(chunk["usage"])
         return events
 

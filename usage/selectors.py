@@ -1,9 +1,9 @@
 """Reads over usage rows: month-to-date spend, budgets, the usage endpoint's totals and groups."""
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, F, QuerySet, Sum, Value
+from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -11,6 +11,9 @@ from usage.models import UsageRecord, UserBudget
 
 GROUPS = ("day", "model", "provider")
 _MONEY = DecimalField(max_digits=20, decimal_places=8)
+# A call's reservation (gateway, merge and stateless calls have no generation) whose end was never recorded, because
+# its process died, stops counting after this long; a reply's is settled by its generation's repair.
+CALL_RESERVATION_SECONDS = 3600
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -29,17 +32,25 @@ def budget_limit(*, user_id: int) -> Decimal | None:
     return own if own is not None else default_budget()
 
 
+def _month_cost() -> Sum:
+    """Finished calls at their cost, running ones at their reservation."""
+    recent = timezone.now() - timedelta(seconds=CALL_RESERVATION_SECONDS)
+    live = Q(generation_id__isnull=False) | Q(created_at__gte=recent)
+    return Sum(Case(When(cost__isnull=False, then=F("cost")),
+                    When(live, then=Coalesce("reserved", Value(Decimal(0)), output_field=_MONEY)),
+                    default=Value(Decimal(0)), output_field=_MONEY))
+
+
 def month_to_date_cost(*, user_id: int) -> Decimal:
     """This calendar month's (UTC) cost: every finished call, and running replies at their reserved estimate."""
     total = UsageRecord.objects.filter(owner_id=user_id, created_at__gte=month_start()).aggregate(
-        total=Sum(Coalesce("cost", "reserved", Value(Decimal(0)), output_field=_MONEY)))["total"]
+        total=_month_cost())["total"]
     return total or Decimal(0)
 
 
 def month_to_date_costs(user_ids) -> dict[int, Decimal]:
     rows = (UsageRecord.objects.filter(owner_id__in=list(user_ids), created_at__gte=month_start())
-            .values("owner_id").annotate(total=Sum(Coalesce("cost", "reserved", Value(Decimal(0)),
-                                                                output_field=_MONEY))))
+            .values("owner_id").annotate(total=_month_cost()))
     return {row["owner_id"]: row["total"] or Decimal(0) for row in rows}
 
 

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from chats.generations.state import RUNS
 from chats.models import Generation
+from chats.selectors import generation_logged_events
 from chats.validation import AttachmentIdsField, ParamsSerializer, ToolSpecsField, validate_message_content
 from core.serializers import StrictFieldsMixin
 
@@ -24,16 +25,21 @@ class GenerationSerializer(serializers.ModelSerializer):
 
     # While it streams in this process, the text is the live one (the stored text trails by up to a second).
     def get_content(self, obj) -> str:
-        run = RUNS.get(str(obj.pk))
-        if run is not None:
-            return "".join(run.content)
-        return obj.message.content if obj.message_id else ""
+        return self._text(obj, "content")
 
     def get_reasoning(self, obj) -> str:
+        return self._text(obj, "reasoning")
+
+    def _text(self, obj, kind: str) -> str:
         run = RUNS.get(str(obj.pk))
         if run is not None:
-            return "".join(run.reasoning)
-        return obj.message.reasoning if obj.message_id else ""
+            return "".join(getattr(run, kind))
+        if not obj.message_id:
+            return ""
+        if Generation.objects.filter(message_id=obj.message_id, created_at__gt=obj.created_at).exists():
+            # Continued since: the message holds the whole text now; this generation's own part is in its log.
+            return "".join(event.get(kind, "") for event in generation_logged_events(obj.pk) if event["type"] == kind)
+        return getattr(obj.message, kind)
 
 
 class CompletionRequestSerializer(StrictFieldsMixin, serializers.Serializer):

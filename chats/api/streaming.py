@@ -3,6 +3,7 @@
 The SSE views are plain async Django views, so a stream holds no thread; each authenticates like the API and is
 documented in OpenAPI by a DRF view class that only carries its schema (see `documented_by`).
 """
+import asyncio
 import contextlib
 
 from django.http import HttpResponse, JsonResponse
@@ -35,7 +36,7 @@ from core.db_workers import db_call
 from core.serializers import ErrorSerializer
 from core.sse import ping_seconds, sse_response
 from core.streaming import documented_by, json_body, streaming_view
-from usage.services import budget_check
+from usage.services import usage_release, usage_reservation
 
 SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
@@ -308,11 +309,17 @@ def _stateless_request(data: dict, route):
     return ChatRequest(messages=messages, system=system, params=params)
 
 
-async def _stateless_events(route, chat_request):
-    """The same events as a stored generation, numbered the same way; the upstream call ends with the client."""
-    async with contextlib.aclosing(relay_stateless(route, chat_request, idle_timeout=ping_seconds())) as events:
-        async for batch in events:
-            yield batch
+async def _stateless_events(route, chat_request, reservation):
+    """The same events as a stored generation, numbered the same way; the upstream call ends with the client. The
+    call's reservation is given back when it ends, however it ends: by then the relay has recorded the call."""
+    try:
+        async with contextlib.aclosing(relay_stateless(route, chat_request, idle_timeout=ping_seconds())) as events:
+            async for batch in events:
+                yield batch
+    finally:
+        if not reservation._state.adding:  # stored under a budget (usage.services.usage_reservation)
+            # Shielded: a client that goes away cancels the response, not giving back what it reserved.
+            await asyncio.shield(asyncio.ensure_future(db_call(usage_release, record=reservation)))
 
 
 @documented_by(StatelessChatSchema)
@@ -325,8 +332,9 @@ async def chat_stream(request, user):
     route = cached_route(model=data["model"], user_id=user.pk)
     if route is None:
         route = await db_call(resolve_route_cached, model=data["model"], user_id=user.pk)
-    await db_call(budget_check, user_id=user.pk)  # 402 budget_exceeded before the provider is called
     chat_request = _stateless_request(data, route)
+    # 402 budget_exceeded before the provider is called; else the call's prompt cost reserved while it runs.
+    reservation = await db_call(usage_reservation, user_id=user.pk, model=route.model, request=chat_request)
     # No X-Generation-ID: nothing is stored, so there is no generation to follow or cancel.
-    return sse_response(batches=_stateless_events(route, chat_request))
+    return sse_response(batches=_stateless_events(route, chat_request, reservation))
 

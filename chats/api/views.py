@@ -15,12 +15,12 @@ from chats.api.serializers import (
     ConversationSerializer,
     ConversationWriteSerializer,
     MessageCreateSerializer,
-    MessageSerializer,
     PresetSerializer,
     PresetWriteSerializer,
 )
 from chats.generations import resolve_model
 from chats.live import announce_messages
+from chats.serializers import MessageSerializer
 from core.json_limits import LimitedJSONParser
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response

@@ -292,9 +292,8 @@ def _reply_rows(plan: StartPlan, runner: str, now, reply_to: Message | None = No
 
 
 def _store_continuation(plan: StartPlan, runner: str) -> Generation:
-    """Continue: the stopped reply streams again under a new generation (the old one lets go of the message)."""
+    """Continue: the stopped reply streams again under a new generation (the earlier ones stay the message's)."""
     message = plan.continuation
-    Generation.objects.filter(message=message).update(message=None)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.STREAMING, error="", error_code="",
                                                  finish_reason="")
     now = timezone.now()

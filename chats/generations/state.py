@@ -239,6 +239,11 @@ class ReplyState:
         if kind is EventKind.CITATIONS:
             self.citations = event.data.get("citations") or []
             return events.citations(seq=seq, items=self.citations)
+        if kind is EventKind.PROMPT_USAGE:
+            # Until the usage at the end: what a reply that ends early is priced from (usage.services).
+            if not self.usage:
+                self.usage = {key: int(event.data.get(key) or 0) for key in USAGE_FIELDS}
+            return None
         if kind is EventKind.USAGE:
             self.usage = {key: int(event.data.get(key) or 0) for key in USAGE_FIELDS}
             cost = event.data.get("cost")

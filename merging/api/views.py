@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chats.api.serializers import MessageSerializer
+from chats.serializers import MessageSerializer
 from core.db_workers import db_call
 from core.openapi import error_responses, id_parameter
 from core.pagination import PageNumberPagination, paginated_response

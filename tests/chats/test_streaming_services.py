@@ -63,6 +63,13 @@ async def test_resume_and_follow_on_another_process(two_servers, alice):
     assert message.status == MessageStatus.COMPLETE and message.content == story_text(60)
 
 
+async def next_event(ws) -> dict:
+    """The next generation event (past the `message` frames that announce a sent message, SPEC §8)."""
+    while (frame := json.loads(await asyncio.wait_for(ws.recv(), 15)))["type"] == "message":
+        pass
+    return frame
+
+
 async def test_websocket_resume_and_cancel_across_processes(two_servers, alice):
     first, second = two_servers
     conversation = await sync_to_async(conversation_create)(owner=alice, default_model="openai/story-400-20")
@@ -70,7 +77,7 @@ async def test_websocket_resume_and_cancel_across_processes(two_servers, alice):
     path = f"/ws/conversations/{conversation.pk}/"
     async with websockets.connect(first.url.replace("http", "ws") + path, additional_headers=headers) as ws:
         await ws.send(json.dumps({"type": "send", "content": "go"}))
-        head = [json.loads(await asyncio.wait_for(ws.recv(), 15)) for _ in range(5)]
+        head = [await next_event(ws) for _ in range(5)]
     async with websockets.connect(second.url.replace("http", "ws") + path, additional_headers=headers) as ws:
         await ws.send(json.dumps({"type": "resume", "generation_id": head[0]["generation_id"],
                                   "after": head[-1]["seq"]}))

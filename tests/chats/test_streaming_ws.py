@@ -36,9 +36,12 @@ def connect(server, conversation_id, user=None, **kwargs):
 
 
 async def receive_until_done(ws, *, limit: int | None = None) -> list[dict]:
+    """The reply's events (the `message` frames that announce a sent message first: tests/chats/test_live_sender)."""
     events = []
     while True:
         event = json.loads(await asyncio.wait_for(ws.recv(), 15))
+        if event["type"] == "message":
+            continue
         events.append(event)
         if event["type"] == "done" or (limit is not None and len(events) >= limit):
             return events

@@ -236,7 +236,7 @@ async def test_a_second_socket_sees_messages_from_the_api_and_other_sockets(live
     messages = [f["message"] for f in frames if f["type"] == "message"]
     assert [(m["role"], m["content"]) for m in messages] == [("user", "from a tab"), ("assistant", "")]
     assert text_of([f for f in frames if f["type"] != "message"]) == "You said: from a tab"
-    assert not [f for f in mine if f["type"] == "message"]  # the sender follows its own reply already
+    assert [f for f in mine if f["type"] == "message"] == [f for f in frames if f["type"] == "message"]  # SPEC §8
     assert [(f["message"]["role"], f["message"]["content"]) for f in later if f["type"] == "message"] == [
         ("user", "from api"), ("assistant", "")]
     assert text_of([f for f in later if f["type"] != "message"]) == "You said: from api"

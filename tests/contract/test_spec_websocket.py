@@ -22,6 +22,8 @@ async def frames_until_done(ws) -> list[dict]:
     events = []
     while True:
         event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if event["type"] == "message":  # SPEC §8's announcement of the sent message, before its reply's events
+            continue
         events.append(event)
         if event["type"] == "done" or (event["type"] == "error" and "seq" not in event):  # end, or a refused frame
             return events
