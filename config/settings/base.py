@@ -195,6 +195,8 @@ def upload_storage_config(root) -> dict:
 # tools (SPEC §7): one MCP tool call's deadline, and the most of its result a model is sent.
 PARLEY_TOOL_TIMEOUT = env.float("PARLEY_TOOL_TIMEOUT", default=60.0)
 PARLEY_TOOL_RESULT_MAX_CHARS = env.int("PARLEY_TOOL_RESULT_MAX_CHARS", default=20_000)
+# stdio MCP servers run a command on this machine: only admins add them, and only when this is on (default off).
+PARLEY_MCP_ALLOW_STDIO = env.bool("PARLEY_MCP_ALLOW_STDIO", default=False)
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
