@@ -556,20 +556,9 @@
     }
   }
 
-  /** Approve or deny a call the generation waits on (`ask` mode) through the REST endpoint. The buttons go at once;
-      a refused answer (already answered, timed out) brings them back. */
-  async function answerToolCall(reply, call, approve) {
+  function answerToolCall(reply, call, approve) {
     const generationId = reply.data.generation_id || (stream.generation && stream.generation.id);
-    if (!generationId || call.approval !== "pending") return;
-    call.approval = approve ? "approved" : "denied";
-    reply.render();
-    try {
-      await P.api("POST", `/api/v1/generations/${generationId}/tool-approval/`, { id: call.id, approve });
-    } catch (err) {
-      if (call.approval === (approve ? "approved" : "denied") && !call.result) call.approval = "pending";
-      reply.render();
-      P.toast("Could not answer: " + err.message);
-    }
+    return P.answerToolCall(generationId, call, approve, () => reply.render());
   }
 
   const replies = new Map(); // message id -> Reply on screen

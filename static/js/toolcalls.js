@@ -45,6 +45,22 @@
     });
   };
 
+  /** Approve or deny a call that generation `generationId` waits on (`ask` mode), through the REST endpoint. The
+      buttons go at once (`redraw`); a refused answer (already answered, timed out) brings them back. */
+  P.answerToolCall = async function (generationId, call, approve, redraw) {
+    if (!generationId || call.approval !== "pending") return;
+    const answer = approve ? "approved" : "denied";
+    call.approval = answer;
+    redraw();
+    try {
+      await P.api("POST", `/api/v1/generations/${generationId}/tool-approval/`, { id: call.id, approve });
+    } catch (err) {
+      if (call.approval === answer && !call.result) call.approval = "pending";
+      redraw();
+      P.toast("Could not answer: " + err.message);
+    }
+  };
+
   /** One call on screen; `update(call, streaming)` redraws it in place, so its open state and focus survive the
       redraws of a streaming reply. `onAnswer(call, approve)` is called by Approve / Deny. */
   P.ToolCallBlock = class {
