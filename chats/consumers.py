@@ -1,9 +1,9 @@
 """WebSocket `/ws/conversations/{id}/`: send a message and watch the reply, cancel it, resume a generation.
 
 Client frames: {"type":"send","content","model"?,"attachments"?,"parent_id"?}, {"type":"cancel","generation_id"?},
-{"type":"resume","generation_id","after"}. Server frames: the SPEC §4 events, one per frame; a bad frame gets an
-`error` event (without `seq`) and the connection stays open. Anonymous → close 4401; another user's conversation
-→ close 4404.
+{"type":"resume","generation_id","after"}, {"type":"tool_approval","id","approve"} (approval mode `ask`).
+Server frames: the SPEC §4 events, one per frame; a bad frame gets an `error` event (without `seq`) and the
+connection stays open. Anonymous → close 4401; another user's conversation → close 4404.
 
 Live (SPEC §8, chats.live): every new message of the conversation, from this socket or anywhere else, arrives as
 {"type":"message","message":{...}}; a new reply's generation events follow it on every socket.
@@ -123,9 +123,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         try:
             frame = decode_frame(text_data, bytes_data)
-            handler = {"send": self._send_message, "cancel": self._cancel, "resume": self._resume}.get(frame["type"])
+            handler = {"send": self._send_message, "cancel": self._cancel, "resume": self._resume,
+                       "tool_approval": self._tool_approval}.get(frame["type"])
             if handler is None:
-                raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}; use send, cancel or resume.")
+                raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}; use send, cancel, resume "
+                                 "or tool_approval.")
             await handler(frame)
         except FrameError as exc:
             await self._error(exc.code, exc.message)
@@ -181,6 +183,18 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if generation_id is None:
             raise FrameError("nothing_to_cancel", "No reply is streaming in this conversation.")
         await sync_to_async(generation_cancel)(user=self.user, generation_id=generation_id)
+
+    async def _tool_approval(self, frame: dict):
+        """Approve or refuse a call of a reply in this conversation that waits in approval mode `ask`."""
+        from chats.generations.approvals import tool_approval_decide
+
+        unknown = set(frame) - {"type", "id", "approve"}
+        if unknown:
+            raise FrameError("unknown_field", f"Unknown fields: {', '.join(sorted(unknown))}.")
+        if not isinstance(frame.get("id"), str) or not frame["id"] or not isinstance(frame.get("approve"), bool):
+            raise FrameError("invalid", '"id" must be a tool call id and "approve" true or false.')
+        await sync_to_async(tool_approval_decide)(user=self.user, conversation=self.conversation,
+                                                   call_id=frame["id"], approve=frame["approve"])
 
     async def _resume(self, frame: dict):
         after = frame.get("after", 0)

@@ -147,6 +147,27 @@ class Generation(models.Model):
         return f"{self.model} {self.status}"
 
 
+class ToolApproval(models.Model):
+    """A tool call of a generation in approval mode `ask`: waiting for the user (`approved` null), or answered.
+
+    The user's answer goes through this row, so it reaches the generation in whichever process runs it."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="tool_approvals")
+    call_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    approved = models.BooleanField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "call_id"], name="unique_tool_approval_call"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.call_id}"
+
+
 class GenerationSlice(models.Model):
     """A time slice of a generation's stream events, persisted together so a client can replay what it missed."""
 

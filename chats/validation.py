@@ -117,6 +117,49 @@ class ParamsSerializer(StrictFieldsMixin, serializers.Serializer):
         return {name: value for name, value in values.items() if value is not None}
 
 
+TOOL_APPROVAL_MODES = ["auto", "ask"]
+MAX_TOOL_SPECS = 100
+
+
+class ToolSpecsField(serializers.ListField):
+    """`"tools": ["<server>/<tool>" | "<server>/*", ...]`; whether the user may use them is checked with the user
+    (`validate_tool_specs`)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField(max_length=200))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", MAX_TOOL_SPECS)
+        kwargs.setdefault("help_text", 'MCP tools the model may call: "<server>/<tool>" or "<server>/*".')
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise serializers.ValidationError('A list of "<server>/<tool>" or "<server>/*" names.',
+                                              code="invalid_tool")
+        return super().to_internal_value(data)
+
+
+class ConversationParamsSerializer(ParamsSerializer):
+    """A conversation's params add the tools it offers and whether each call waits for the user (SPEC §7)."""
+
+    tools = ToolSpecsField(allow_null=True)
+    tool_approval = serializers.ChoiceField(choices=TOOL_APPROVAL_MODES, required=False, allow_null=True)
+
+
+def validate_tool_specs(specs, *, user) -> list[dict]:
+    """The tools the specs offer (tools.selectors.offered_tools) if `user` may use them all; else a 400 with the
+    code of what is wrong (invalid_tool, unknown_tool_server, unknown_tool, tool_server_disabled)."""
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    from tools.selectors import offered_tools
+
+    try:
+        return offered_tools(user=user, specs=list(specs or []))
+    except DjangoValidationError as exc:
+        error = exc.error_dict["tools"][0]
+        raise serializers.ValidationError({"tools": [serializers.ErrorDetail(error.message, code=error.code)]})
+
+
 def validate_params(value) -> dict:
     """Checked generation params as a plain dict (raises ValidationError listing what is wrong)."""
     params = ParamsSerializer(data=value)

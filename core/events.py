@@ -24,6 +24,14 @@ def tool_call(*, seq: int, id: str, name: str, arguments: str) -> dict:  # noqa:
     return {"type": "tool_call", "seq": seq, "id": id, "name": name, "arguments": arguments}
 
 
+def tool_approval(*, seq: int, id: str, name: str, arguments: str) -> dict:  # noqa: A002 - the event's field
+    return {"type": "tool_approval", "seq": seq, "id": id, "name": name, "arguments": arguments}
+
+
+def tool_result(*, seq: int, id: str, name: str, content: str, is_error: bool) -> dict:  # noqa: A002
+    return {"type": "tool_result", "seq": seq, "id": id, "name": name, "content": content, "is_error": is_error}
+
+
 def citations(*, seq: int, items: list) -> dict:
     return {"type": "citations", "seq": seq, "citations": items}
 

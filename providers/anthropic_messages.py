@@ -55,8 +55,10 @@ def _user_content(message) -> str | list:
 def _message(message) -> dict | None:
     meta = replay_metadata(message)
     if message.role == "tool":
-        return {"role": "user", "content": [{"type": "tool_result", "tool_use_id": meta.get("tool_call_id", ""),
-                                             "content": message.content}]}
+        block = {"type": "tool_result", "tool_use_id": meta.get("tool_call_id", ""), "content": message.content}
+        if meta.get("is_error"):
+            block["is_error"] = True
+        return {"role": "user", "content": [block]}
     if message.role != "assistant":
         return {"role": "user", "content": _user_content(message)}
     blocks = list(meta.get("anthropic_thinking") or [])  # replayed unchanged: the signature covers them
@@ -73,6 +75,23 @@ def _message(message) -> dict | None:
     if len(blocks) == 1 and blocks[0]["type"] == "text":
         return {"role": "assistant", "content": message.content}
     return {"role": "assistant", "content": blocks}
+
+
+def _merged(messages: list[dict]) -> list[dict]:
+    """The results of one round's calls go back together, in the one user turn that follows the calls."""
+    out: list[dict] = []
+    for message in messages:
+        previous = out[-1] if out else None
+        if (previous is not None and message["role"] == previous["role"] == "user"
+                and _all_results(previous["content"]) and _all_results(message["content"])):
+            previous["content"] = previous["content"] + message["content"]
+        else:
+            out.append(message)
+    return out
+
+
+def _all_results(content) -> bool:
+    return isinstance(content, list) and all(block.get("type") == "tool_result" for block in content)
 
 
 def tool_choice(choice, parallel: bool | None) -> dict | None:
@@ -207,7 +226,7 @@ class AnthropicMessagesAdapter(HttpAdapter):
 
     def build_call(self, route: Route, request: ChatRequest) -> HttpCall:
         params = request.params or {}
-        messages = [m for m in (_message(message) for message in request.messages) if m is not None]
+        messages = _merged([m for m in (_message(message) for message in request.messages) if m is not None])
         max_tokens = int(params.get("max_tokens") or DEFAULT_MAX_TOKENS)
         body: dict = {"model": route.model_id, "messages": messages, "max_tokens": max_tokens, "stream": True}
         if request.system:

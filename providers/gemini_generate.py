@@ -52,8 +52,8 @@ def _content(message, tool_names: dict) -> dict | None:
     meta = replay_metadata(message)
     if message.role == "tool":
         name = meta.get("tool_name") or tool_names.get(meta.get("tool_call_id"), "")
-        return {"role": "user", "parts": [{"functionResponse": {"name": name,
-                                                                 "response": {"content": message.content}}}]}
+        response = {"error": message.content} if meta.get("is_error") else {"content": message.content}
+        return {"role": "user", "parts": [{"functionResponse": {"name": name, "response": response}}]}
     if message.role == "assistant":
         # Parts as Gemini sent them, thought signatures included, so it can continue its reasoning.
         parts = list(meta.get("gemini_parts") or [])
@@ -70,6 +70,10 @@ def _content(message, tool_names: dict) -> dict | None:
     if message.content or not parts:
         parts.append({"text": message.content})
     return {"role": "user", "parts": parts}
+
+
+def _responses(content: dict) -> bool:
+    return content["role"] == "user" and all("functionResponse" in part for part in content["parts"])
 
 
 def _part(attachment: Attachment) -> dict:
@@ -183,7 +187,14 @@ class GeminiGenerateAdapter(HttpAdapter):
         params = request.params or {}
         tool_names = {call.get("id"): call.get("name", "") for message in request.messages
                       for call in replay_metadata(message).get("tool_calls") or ()}
-        contents = [c for c in (_content(message, tool_names) for message in request.messages) if c is not None]
+        contents = []
+        for content in (_content(message, tool_names) for message in request.messages):
+            if content is None:
+                continue
+            if contents and _responses(content) and _responses(contents[-1]):
+                contents[-1]["parts"] = contents[-1]["parts"] + content["parts"]  # one round's results together
+            else:
+                contents.append(content)
         body: dict = {"contents": contents}
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from chats.generations.state import RUNS
 from chats.models import Generation
-from chats.validation import AttachmentIdsField, ParamsSerializer, validate_message_content
+from chats.validation import AttachmentIdsField, ParamsSerializer, ToolSpecsField, validate_message_content
 from core.serializers import StrictFieldsMixin
 
 
@@ -50,6 +50,8 @@ class CompletionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
         help_text="Edit and resend: the new message goes under this message (null: a new first message), is "
                   "selected, and is answered with the history up to it. Default: it follows the current branch.",
     )
+    tools = ToolSpecsField(help_text='MCP tools this reply may call ("<server>/<tool>" or "<server>/*"), instead '
+                                     "of the conversation's `params.tools`; `[]` offers none.")
 
     def validate(self, attrs):
         if ("content" in attrs) == ("message" in attrs):
@@ -61,6 +63,17 @@ class CompletionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
 class RegenerateRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     model = serializers.CharField(required=False, allow_blank=True, max_length=300,
                                   help_text="`provider/model-id`; default: the regenerated reply's model.")
+    tools = ToolSpecsField(help_text="MCP tools this answer may call, instead of the conversation's `params.tools`.")
+
+
+class ToolApprovalSerializer(StrictFieldsMixin, serializers.Serializer):
+    id = serializers.CharField(max_length=200, help_text="The tool call's id (from its `tool_approval` event).")
+    approve = serializers.BooleanField(help_text="true runs the call; false refuses it.")
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "approve" in data and not isinstance(data["approve"], bool):
+            raise serializers.ValidationError({"approve": ["Must be true or false."]}, code="invalid")
+        return super().to_internal_value(data)
 
 
 class StatelessMessageSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -5,11 +5,13 @@ from rest_framework import serializers
 from chats.models import Conversation, Message, Preset
 from chats.validation import (
     AttachmentIdsField,
+    ConversationParamsSerializer,
     ParamsSerializer,
     validate_message_content,
     validate_model_name,
     validate_system_prompt,
     validate_title,
+    validate_tool_specs,
 )
 from core.serializers import StrictFieldsMixin
 from uploads.api.serializers import AttachmentSerializer
@@ -34,7 +36,8 @@ class _UserScopedMixin:
 class ConversationSerializer(serializers.ModelSerializer):
     message_count = serializers.SerializerMethodField()
     merged_from = serializers.SerializerMethodField()
-    params = serializers.DictField(help_text="temperature, max_tokens, top_p, reasoning_effort, thinking_budget")
+    params = serializers.DictField(help_text="temperature, max_tokens, top_p, reasoning_effort, thinking_budget, "
+                                             "tools, tool_approval")
 
     class Meta:
         model = Conversation
@@ -80,7 +83,7 @@ class ConversationWriteSerializer(StrictFieldsMixin, _UserScopedMixin, serialize
     title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     default_model = serializers.CharField(required=False, allow_blank=True, max_length=MODEL_NAME_MAX)
-    params = ParamsSerializer(required=False)
+    params = ConversationParamsSerializer(required=False)
 
     def validate_title(self, value):
         return validate_title(value)
@@ -92,7 +95,10 @@ class ConversationWriteSerializer(StrictFieldsMixin, _UserScopedMixin, serialize
         return self._model(value)
 
     def validate_params(self, value):
-        return dict(value)
+        value = dict(value)
+        if value.get("tools"):
+            validate_tool_specs(value["tools"], user=self.context["request"].user)
+        return value
 
 
 # --- messages --------------------------------------------------------------------------------

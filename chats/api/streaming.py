@@ -16,6 +16,7 @@ from chats.api.generation_serializers import (
     GenerationSerializer,
     RegenerateRequestSerializer,
     StatelessChatSerializer,
+    ToolApprovalSerializer,
 )
 from chats.generations import (
     NoUserMessage,
@@ -26,6 +27,7 @@ from chats.generations import (
     relay_stateless,
     start_planned,
 )
+from chats.generations.approvals import tool_approval_decide
 from chats.models import Generation
 from chats.selectors import conversation_for_streaming, generation_get, latest_generation, latest_user_message
 from chats.tree import check_continuable, check_regenerable, message_get, message_parent_get
@@ -145,7 +147,7 @@ def _plan_completion(user, conversation_id, body):
         extra["parent"] = message_parent_get(user=user, conversation=conversation, parent_id=data["parent_id"])
     return plan_start(user=user, conversation=conversation, reply_to=None, content=data["content"],
                       model=data.get("model") or None, group_id=None, attachments=data.get("attachments"),
-                      conversation_fresh=True, **extra)
+                      conversation_fresh=True, tools=data.get("tools"), **extra)
 
 
 # --- the tree: regenerate, continue (SPEC §8) ------------------------------------------------------------------------
@@ -177,7 +179,8 @@ def _plan_regenerate(user, message_id, body):
     data = _validated(RegenerateRequestSerializer, body, user)
     question = check_regenerable(message)
     return plan_start(user=user, conversation=message.conversation, reply_to=question, content=None,
-                      model=(data.get("model") or "").strip() or message.model or None, group_id=None)
+                      model=(data.get("model") or "").strip() or message.model or None, group_id=None,
+                      tools=data.get("tools"))
 
 
 class ContinueSchema(APIView):
@@ -260,6 +263,26 @@ async def generation_cancel_view(request, user, generation_id):
     generation = await db_call(generation_cancel, user=user, generation_id=generation_id)
     await agenerations_wait_finished(generation.pk)
     return JsonResponse(await db_call(_generation_data, user=user, generation_id=generation.pk))
+
+
+class GenerationToolApprovalView(APIView):
+    @extend_schema(
+        operation_id="generation_tool_approval", tags=["streaming"],
+        summary="Approve or refuse a tool call waiting in approval mode `ask`",
+        description=(
+            "The call (its `tool_approval` event's `id`) runs, or is reported to the model as refused by the user. "
+            "Works whichever process runs the generation. 409 `no_pending_approval` when that call is not waiting "
+            "(unknown, already answered, timed out after PARLEY_TOOL_APPROVAL_TIMEOUT, or its reply has ended)."
+        ),
+        request=ToolApprovalSerializer, responses={200: ToolApprovalSerializer, **errors_of(400, 401, 404, 409, 429)},
+    )
+    def post(self, request, generation_id):
+        generation = generation_get(user=request.user, generation_id=generation_id)
+        serializer = ToolApprovalSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return JsonResponse(tool_approval_decide(user=request.user, generation_id=generation.pk,
+                                                 call_id=serializer.validated_data["id"],
+                                                 approve=serializer.validated_data["approve"]))
 
 
 # --- stateless chat --------------------------------------------------------------------------------------------------

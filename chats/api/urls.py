@@ -27,6 +27,8 @@ urlpatterns = [
     path("generations/<str:generation_id>/", streaming.GenerationDetailView.as_view(), name="api-generation"),
     path("generations/<str:generation_id>/stream/", streaming.generation_stream, name="api-generation-stream"),
     path("generations/<str:generation_id>/cancel/", streaming.generation_cancel_view, name="api-generation-cancel"),
+    path("generations/<str:generation_id>/tool-approval/", streaming.GenerationToolApprovalView.as_view(),
+         name="api-generation-tool-approval"),
     # The tree (chats/tree.py); select is merging's /messages/{id}/select/
     path("messages/<str:message_id>/", views.MessageDetailView.as_view(), name="api-message"),
     path("messages/<str:message_id>/regenerate/", streaming.message_regenerate, name="api-message-regenerate"),

@@ -9,6 +9,7 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from chats.generations.errors import ConversationBusy, NoUserMessage
+from chats.generations.tool_loop import ToolOffer, replay_reply
 from chats.models import Conversation, Generation, GenerationStatus, Message, MessageRole, MessageStatus
 from chats.selectors import conversation_has_active_generation, conversation_stream_holder
 from chats.tree import BRANCH_TIP, history_ids
@@ -38,9 +39,10 @@ def chat_history(*, conversation: Conversation, up_to: Message | None, attachmen
     messages = conversation.messages.filter(role__in=[MessageRole.USER, MessageRole.ASSISTANT, MessageRole.TOOL])
     messages = messages.filter(pk__in=history_ids(conversation_id=conversation.pk,
                                                   up_to_id=up_to.pk if up_to is not None else None))
+    # An assistant turn with no text is left out, unless it ran tools (their calls and results are replayed).
     rows = [row for row in messages.order_by("created_at", "id").values_list(
         "pk", "role", "content", "reasoning", "metadata", "selected", "attachments")
-        if row[1] != MessageRole.ASSISTANT or row[2]]
+        if row[1] != MessageRole.ASSISTANT or row[2] or (row[4] or {}).get("tool_results")]
     wanted = [item["id"] for row in rows if row[1] == MessageRole.USER and attachments is not None
               for item in row[6] or () if isinstance(item, dict) and "id" in item]
     files = uploads_by_id(wanted) if wanted else {}
@@ -48,6 +50,9 @@ def chat_history(*, conversation: Conversation, up_to: Message | None, attachmen
     for pk, role, content, reasoning, metadata, _selected, listed in rows:
         uploads = [files[item["id"]] for item in listed or () if isinstance(item, dict) and item.get("id") in files]
         current = up_to is not None and pk == up_to.pk
+        if role == MessageRole.ASSISTANT:
+            history.extend(replay_reply(content=content, reasoning=reasoning, metadata=metadata or {}))
+            continue
         history.append(ChatMessage(role=role, content=content, reasoning=reasoning, metadata=metadata or {},
                                    attachments=attachments.read(uploads, current=current) if uploads else []))
     return history
@@ -71,6 +76,7 @@ class StartPlan:
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
     parent: object = BRANCH_TIP  # the new user message's parent: a Message, None (a new first message), or the tip
     continuation: Message | None = None  # a stopped reply that goes on (continue)
+    tool_offer: ToolOffer | None = None  # the MCP tools this reply may call (params.tools, or the request's)
     usage_row: object = None  # its usage reservation (usage.services.usage_reservation), maybe not stored yet
 
     @property
@@ -80,10 +86,12 @@ class StartPlan:
 
 def plan_start(*, user, conversation: Conversation, reply_to: Message | None, content: str | None,
                model: str | None, group_id, attachments: list | None = None, parent=BRANCH_TIP,
-               continuation: Message | None = None, conversation_fresh: bool = False) -> StartPlan:
+               continuation: Message | None = None, conversation_fresh: bool = False,
+               tools: list[str] | None = None) -> StartPlan:
     """Reads only: the model and its route (ProviderError if unusable), the new message's attachments (400 if
-    not the caller's or not readable by the model), the history, and a first busy check (from `conversation`
-    itself when the caller has just read it: `conversation_fresh`)."""
+    not the caller's or not readable by the model), the tools it may call (`tools`, else the conversation's
+    `params.tools`; 400 with the spec's error code if one is not the user's to use), the history, and a first busy
+    check (from `conversation` itself when the caller has just read it: `conversation_fresh`)."""
     from providers.gateway import resolve_route_cached
     from uploads.attachments import AttachmentReader
     from uploads.selectors import attachments_for_message
@@ -95,20 +103,27 @@ def plan_start(*, user, conversation: Conversation, reply_to: Message | None, co
     holder = conversation.active_stream if conversation_fresh else conversation_stream_holder(conversation.pk)
     if holder is not None and holder != group_id and conversation_has_active_generation(conversation.pk):
         raise ConversationBusy()
+    params = dict(conversation.params or {})
+    tool_offer = tool_offer_for(user=user, specs=tools if tools is not None else params.pop("tools", None),
+                                approval=params.pop("tool_approval", None))
+    params.pop("tools", None)
     uploads = attachments_for_message(owner=user, upload_ids=attachments or [])
     reader = AttachmentReader(route=route, user_id=user.pk)
     history_end = reply_to if content is None else _parent_or_none(parent)
     history = chat_history(conversation=conversation, up_to=history_end, attachments=reader)
     if continuation is not None:
-        history.append(ChatMessage(role=MessageRole.ASSISTANT, content=continuation.content,
-                                   reasoning=continuation.reasoning, metadata=continuation.metadata or {}))
+        history.extend(replay_reply(content=continuation.content, reasoning=continuation.reasoning,
+                                    metadata=continuation.metadata or {}))
     if content is not None:
         history.append(ChatMessage(role=MessageRole.USER, content=content,
                                    attachments=reader.read(uploads, current=True)))
-    request = ChatRequest(messages=history, system=conversation.system_prompt, params=dict(conversation.params or {}))
+    if tool_offer is not None:
+        params["tools"] = tool_offer.wire_tools()  # what the usage estimate counts; the loop sends the same
+    request = ChatRequest(messages=history, system=conversation.system_prompt, params=params)
     plan = StartPlan(user=user, conversation=conversation, reply_to=reply_to, content=content,
                      requested_model=(model or "").strip(), model=chosen, group_id=group_id, route=route,
-                     request=request, uploads=uploads, parent=parent, continuation=continuation)
+                     request=request, uploads=uploads, parent=parent, continuation=continuation,
+                     tool_offer=tool_offer)
     if continuation is not None:
         plan.message_id = continuation.pk
     # Last, once nothing else can refuse: 402 budget_exceeded, or the reply's usage row reserving its prompt's cost
@@ -117,6 +132,15 @@ def plan_start(*, user, conversation: Conversation, reply_to: Message | None, co
                                        generation_id=plan.generation_id, conversation_id=conversation.pk,
                                        compare=group_id is not None)
     return plan
+
+
+def tool_offer_for(*, user, specs, approval) -> ToolOffer | None:
+    """The tools a reply may call, or None when it is offered none."""
+    from chats.validation import validate_tool_specs
+
+    if not specs:
+        return None
+    return ToolOffer(offered=validate_tool_specs(specs, user=user), approval=approval or "auto")
 
 
 def _parent_or_none(parent):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from chats.generations.errors import InternalFailure, Interrupted
 from chats.generations.persistence import HEARTBEAT_SECONDS, shared_channel_layer
 from chats.generations.state import RUNS, ReplyState, Run, Subscriber
+from chats.generations.tool_loop import ToolReplyState, run_with_tools, stored_fields
 from chats.models import Generation, GenerationStatus
 from chats.selectors import ACTIVE, generation_get, generation_is_active
 from core import events
@@ -97,14 +98,21 @@ def launch(run: Run, route, request) -> None:
 
 async def _drive(run: Run, route, request) -> None:
     """Read the provider stream into the run's events until it ends, fails or is stopped; store the end state."""
-    reply = ReplyState(run.accepted_at)
+    offer = getattr(run, "tool_offer", None)
+    reply = ToolReplyState(run.accepted_at, offer) if offer is not None else ReplyState(run.accepted_at)
     # A continued reply (start.py) stores its earlier text followed by the new; only the new text is streamed.
     before_content, before_reasoning = getattr(run, "text_before", ("", ""))
     reply.content.extend([before_content] if before_content else [])
     reply.reasoning.extend([before_reasoning] if before_reasoning else [])
     run.content, run.reasoning = reply.content, reply.reasoning
     run.emit(events.start(seq=1, generation_id=run.generation_id, message_id=run.message_id, model=run.model))
-    status, error = await read_reply(reply, route, request, run.emit, lambda: run.seq + 1, lambda: run.stop_reason)
+    if offer is not None:  # the tool loop (tool_loop.py): rounds of provider calls and tool calls
+        status, error = await run_with_tools(reply, route, request, run.emit, lambda: run.seq + 1,
+                                             lambda: run.stop_reason, offer=offer, generation_id=run.generation_id,
+                                             read_reply=read_reply)
+    else:
+        status, error = await read_reply(reply, route, request, run.emit, lambda: run.seq + 1,
+                                         lambda: run.stop_reason)
     await asyncio.shield(_finish(run, reply, status=status, error=error))
 
 
@@ -177,8 +185,7 @@ async def _finish(run: Run, reply: ReplyState, *, status: str, error: ProviderEr
 def finished_fields(reply: ReplyState, *, status: str, error: ProviderError | None, latency_ms: int) -> dict:
     """The end state stored on the generation and its message."""
     metadata = dict(reply.metadata)
-    if reply.tool_calls:
-        metadata["tool_calls"] = reply.tool_calls
+    metadata.update(stored_fields(reply))
     if reply.citations:
         metadata["citations"] = reply.citations
     common = {"status": str(status), "finish_reason": reply.finish_reason, "usage": reply.usage, "cost": reply.cost,

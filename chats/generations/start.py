@@ -169,5 +169,7 @@ def _register(plan: StartPlan, loop: asyncio.AbstractEventLoop) -> Run:
     if plan.continuation is not None:
         # A continued reply stores its earlier text followed by the new (running.drive); only the new streams.
         run.text_before = (plan.continuation.content, plan.continuation.reasoning)
+    if plan.tool_offer is not None:
+        run.tool_offer = plan.tool_offer  # the tool loop runs in this reply (running._drive)
     RUNS[run.generation_id] = run
     return run

@@ -1,4 +1,5 @@
 """What the fake provider does for a model id: a Plan of reasoning, text, tool calls, pacing and how it ends."""
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ class Plan:
     split_utf8: bool = False        # write each chunk in two halves, cut inside a multi-byte character
     end: str = "finish"             # "finish" | "error" (in-stream error) | "truncate" (close without end marker)
     cached: int = 0                 # prompt tokens reported as read from the provider's cache
+    calls: list[tuple[str, str]] = field(default_factory=list)  # tool calls to make: (name, arguments JSON text)
 
 
 def story(n: int) -> list[str]:
@@ -36,6 +38,46 @@ def behaviour_name(provider: str, model_id: str) -> str:
     """The part of the native model id that picks a behaviour: its last segment, since OpenRouter (and
     vLLM-style custom endpoints) carry a vendor prefix, as in `openrouter/fake/echo`."""
     return model_id.rsplit("/", 1)[-1]
+
+
+def _arguments(text: str, default: str = "{}") -> str:
+    """The user's text when it is JSON (the arguments a test asks the model to send), else `default`."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return default
+    return text.strip()
+
+
+def tool_plan(name: str, *, last_user_text: str, offered: list[str], results: list[str]) -> Plan:
+    """Models that use the tools offered to them, in whichever protocol they are asked in (SPEC §7):
+
+    - `tool-call`: says "Checking. ", then calls the first offered tool with the user's text as its arguments
+      (when it is JSON, else `{}`); once results came back, quotes them.
+    - `tool-parallel`: the user's text is a JSON list; one call to the first tool per item, all in one round.
+    - `tool-loop`: calls the first tool again every round, whatever it is told (the round cap must stop it).
+    - `tool-bad`: calls the first tool with arguments that are not JSON and a tool nobody offered, together.
+    """
+    if not offered:
+        return Plan(text=["No tools were offered."])
+    if results and name != "tool-loop":
+        return Plan(text=["Tool results: ", " | ".join(results)])
+    first = offered[0]
+    if name == "tool-parallel":
+        try:
+            items = json.loads(last_user_text)
+        except ValueError:
+            items = [{}, {}]
+        items = items if isinstance(items, list) else [items]
+        return Plan(calls=[(first, json.dumps(item)) for item in items])
+    if name == "tool-bad":
+        return Plan(calls=[(first, '{"a": 1,'), ("no_such_tool", "{}")])
+    if name == "tool-loop":
+        return Plan(calls=[(first, _arguments(last_user_text))])
+    return Plan(text=["Checking. "], calls=[(first, _arguments(last_user_text))])
+
+
+TOOL_MODELS = ("tool-call", "tool-parallel", "tool-loop", "tool-bad")
 
 
 def plan_for(name: str, *, last_user_text: str = "", seen_before: bool = False,

@@ -11,7 +11,7 @@ import zlib
 from urllib.parse import parse_qs
 
 from providers.fake import parts, wire
-from providers.fake.scripts import behaviour_name, plan_for
+from providers.fake.scripts import TOOL_MODELS, behaviour_name, plan_for, tool_plan
 
 GEMINI_STREAM = re.compile(r"^/gemini/v1beta/models/(?P<model>[^/:]+):streamGenerateContent$")
 DEEPGRAM_GRANT = ("/v1/auth/grant", "/deepgram/v1/auth/grant")
@@ -201,8 +201,14 @@ token grant and live socket (`/deepgram/v1/...`, or `/v1/...`)."""
         with self._lock:
             seen = fingerprint.hexdigest() in self.seen_prompts
             self.seen_prompts.add(fingerprint.hexdigest())
-        plan = plan_for(behaviour_name(slug, model), last_user_text=last_user, seen_before=seen,
-                        attachments=record["attachments"], tool_result=_tool_result(protocol, payload))
+        behaviour = behaviour_name(slug, model)
+        if behaviour in TOOL_MODELS:
+            user_text, results = _since_user(protocol, payload)
+            plan = tool_plan(behaviour, last_user_text=user_text, offered=_offered(protocol, payload),
+                             results=results)
+        else:
+            plan = plan_for(behaviour, last_user_text=last_user, seen_before=seen,
+                            attachments=record["attachments"], tool_result=_tool_result(protocol, payload))
         if key == "bad-key":
             plan.error = "badkey"
         if plan.first_delay:
@@ -287,6 +293,46 @@ def _tool_result(protocol: str, payload: dict) -> str | None:
                     content = block.get("content")
                     found = content if isinstance(content, str) else json.dumps(content)
     return found
+
+
+def _offered(protocol: str, payload: dict) -> list[str]:
+    """The names of the tools the request offers, in each protocol's form."""
+    tools = payload.get("tools") or []
+    if protocol == "gemini_generate":
+        return [d.get("name", "") for group in tools for d in group.get("functionDeclarations") or ()]
+    if protocol == "anthropic_messages":
+        return [tool.get("name", "") for tool in tools]
+    return [(tool.get("function") or {}).get("name", "") for tool in tools]
+
+
+def _since_user(protocol: str, payload: dict) -> tuple[str, list[str]]:
+    """The last text the user wrote, and the tool results sent back since (each protocol's form)."""
+    text, results = "", []
+    if protocol == "gemini_generate":
+        for content in payload.get("contents") or []:
+            if content.get("role") != "user":
+                continue
+            for part in content.get("parts") or []:
+                if "functionResponse" in part:
+                    response = part["functionResponse"].get("response") or {}
+                    results.append(str(response.get("content", response.get("error", ""))))
+                elif "text" in part:
+                    text, results = part["text"], []
+        return text, results
+    for message in payload.get("messages") or []:
+        content = message.get("content")
+        if message.get("role") == "tool":
+            results.append(str(content or ""))
+        elif message.get("role") == "user" and isinstance(content, str):
+            text, results = content, []
+        elif message.get("role") == "user" and isinstance(content, list):
+            for block in content:
+                if block.get("type") == "tool_result":
+                    found = block.get("content")
+                    results.append(found if isinstance(found, str) else json.dumps(found))
+                elif block.get("type") == "text":
+                    text, results = block.get("text", ""), []
+    return text, results
 
 
 def _own_text(blocks) -> str:

@@ -13,7 +13,9 @@ def _json(obj) -> bytes:
 
 
 def usage_numbers(plan: Plan, prompt_tokens: int) -> dict:
-    return {"prompt": prompt_tokens, "completion": len(plan.text) + len(plan.reasoning) + (4 if plan.tool else 0),
+    tool_tokens = 4 if plan.tool else 0
+    tool_tokens += sum(max(1, len(arguments) // 4) for _name, arguments in plan.calls)
+    return {"prompt": prompt_tokens, "completion": len(plan.text) + len(plan.reasoning) + tool_tokens,
             "reasoning": len(plan.reasoning), "cached": min(plan.cached, prompt_tokens)}
 
 
@@ -174,6 +176,12 @@ def openai_stream(plan: Plan, *, slug: str, model: str, include_usage: bool, pro
                                      "function": {"name": TOOL_NAME, "arguments": ""}}]})
         for piece in TOOL_ARGUMENT_PIECES:
             yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+    for index, (name, arguments) in enumerate(plan.calls):
+        call_id = f"call_{plan_id(plan)}_{index + 1}"
+        yield chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                     "function": {"name": name, "arguments": ""}}]})
+        for piece in (arguments[:len(arguments) // 2], arguments[len(arguments) // 2:]):  # arguments in pieces
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     if plan.end == "truncate":
         return
     if plan.end == "error":
@@ -184,7 +192,7 @@ def openai_stream(plan: Plan, *, slug: str, model: str, include_usage: bool, pro
             yield b"data: " + _json({"error": {"message": "The server had an error while processing your request.",
                                               "type": "server_error", "param": None, "code": None}}) + b"\n\n"
         return
-    finish = "tool_calls" if plan.tool else "stop"
+    finish = "tool_calls" if plan.tool or plan.calls else "stop"
     if slug == "perplexity":
         # Perplexity ends with a chunk carrying finish_reason, usage and citations, and sends no [DONE].
         yield chunk({}, finish, usage=usage_body, object="chat.completion")
@@ -251,8 +259,16 @@ def anthropic_stream(plan: Plan, *, model: str, prompt_tokens: int):
             yield _event("content_block_delta", {"type": "content_block_delta", "index": index,
                                                  "delta": {"type": "input_json_delta", "partial_json": piece}})
         yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+    for number, (name, arguments) in enumerate(plan.calls):
+        index += 1
+        yield _event("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
+            "type": "tool_use", "id": f"toolu_{plan_id(plan)}_{number + 1}", "name": name, "input": {}}})
+        for piece in (arguments[:len(arguments) // 2], arguments[len(arguments) // 2:]):
+            yield _event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                 "delta": {"type": "input_json_delta", "partial_json": piece}})
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
     yield _event("message_delta", {"type": "message_delta",
-                                   "delta": {"stop_reason": "tool_use" if plan.tool else "end_turn",
+                                   "delta": {"stop_reason": "tool_use" if plan.tool or plan.calls else "end_turn",
                                              "stop_sequence": None},
                                    "usage": {"output_tokens": usage["completion"]}})
     yield _event("message_stop", {"type": "message_stop"})
@@ -289,7 +305,7 @@ def gemini_stream(plan: Plan, *, model: str, prompt_tokens: int):
         part = {"text": piece}
         if position == 0 and plan.reasoning:
             part["thoughtSignature"] = SIGNATURE
-        is_last = position == last and plan.end == "finish" and not plan.tool
+        is_last = position == last and plan.end == "finish" and not plan.tool and not plan.calls
         grounding = None
         if is_last and plan.citations:
             grounding = {"groundingChunks": [{"web": {"uri": c["url"], "title": c["title"]}} for c in CITATIONS]}
@@ -304,6 +320,23 @@ def gemini_stream(plan: Plan, *, model: str, prompt_tokens: int):
         return
     if plan.tool:
         yield chunk([{"functionCall": {"name": TOOL_NAME, "args": {"city": "Paris", "unit": "celsius"}}}], "STOP")
+    if plan.calls:
+        # Gemini sends arguments as an object (text that is not JSON cannot happen here) and no call ids.
+        yield chunk([{"functionCall": {"name": name, "args": _object(arguments)}} for name, arguments in plan.calls],
+                    "STOP")
+
+
+def _object(arguments: str) -> dict:
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def plan_id(plan: Plan) -> str:
+    """Call ids that differ from round to round, as a real provider's do."""
+    return format(abs(hash((id(plan), time.monotonic()))) % 10**8, "08d")
 
 
 # --- model lists --------------------------------------------------------------------------------
