@@ -206,7 +206,7 @@
       const set = all.closest("fieldset");
       for (const box of set.querySelectorAll("[data-tool]")) {
         box.disabled = all.checked;
-        if (all.checked) box.checked = true;
+        box.checked = all.checked;
       }
     });
     f("tools-save").addEventListener("click", async () => {
@@ -328,11 +328,13 @@
     return Object.assign({}, m, {
       parent_id: m.parent_id === undefined ? m.reply_to || null : m.parent_id,
       citations: m.citations || meta.citations || [],
-      tool_calls: P.storedToolCalls(m.tool_calls || meta.tool_calls, m.tool_results || meta.tool_results),
+      tool_calls: P.storedToolCalls(m.tool_calls || meta.tool_calls, m.tool_results || meta.tool_results)
+        .map((c) => (toolAnswers.has(c.id) ? Object.assign(c, { approval: toolAnswers.get(c.id) }) : c)),
       fused: m.fused !== undefined ? m.fused : !!(meta.merge && meta.merge.fused_from),
     });
   }
   const all = new Map(); // id -> message, creation order
+  const toolAnswers = new Map(); // tool call id -> "approved" | "denied", answered on this page
   function load(list) {
     all.clear();
     for (const m of list) all.set(m.id, normalise(m));
@@ -558,7 +560,12 @@
 
   function answerToolCall(reply, call, approve) {
     const generationId = reply.data.generation_id || (stream.generation && stream.generation.id);
-    return P.answerToolCall(generationId, call, approve, () => reply.render());
+    return P.answerToolCall(generationId, call, approve, () => {
+      // Kept for the redraws from the stored thread (which knows the results, not who answered).
+      if (call.approval === "approved" || call.approval === "denied") toolAnswers.set(call.id, call.approval);
+      else toolAnswers.delete(call.id);
+      reply.render();
+    });
   }
 
   const replies = new Map(); // message id -> Reply on screen

@@ -6,7 +6,9 @@ import pytest
 from playwright.sync_api import expect
 
 from chats.models import Conversation, Message
+from tests.fixtures import mcp_server as mcp_fixtures
 from tools.models import McpServer
+from tools.services import mcp_server_refresh
 
 CALC_TOOLS = [
     {"name": "add", "description": "Add two numbers.", "input_schema": {"type": "object"}},
@@ -15,7 +17,8 @@ CALC_TOOLS = [
 TEAM_TOOLS = [
     {"name": "search", "description": "Search the wiki.", "input_schema": {"type": "object"}},
     {"name": "fetch", "description": "Fetch a page.", "input_schema": {"type": "object"}},
-    {"name": "<b>odd</b>", "description": "<img src=x onerror=window.pwned=1>", "input_schema": {"type": "object"}},
+    {"name": "<img src=x onerror=window.pwned=2>", "description": "<img src=x onerror=window.pwned=1>",
+     "input_schema": {"type": "object"}},
 ]
 HOSTILE = '<img src=x onerror="window.pwned=1">'
 
@@ -102,7 +105,8 @@ def test_the_tools_picker_saves_the_conversation_params(new_page, live, ui_user,
     dialog.locator('[data-tools-server="team"]').get_by_label("All tools").check()
     expect(dialog.locator('[data-tools-server="team"]').get_by_label("search")).to_be_disabled()
     expect(dialog.locator('[data-tools-server="team"]').get_by_label("search")).to_be_checked()
-    expect(dialog.get_by_text("<b>odd</b>", exact=True)).to_be_visible()  # names are shown as text
+    # Names and descriptions are shown as text.
+    expect(dialog.get_by_text("<img src=x onerror=window.pwned=2>", exact=True)).to_be_visible()
     dialog.get_by_label("When the model calls a tool").select_option(label="Ask me first")
     shot(page, "tools-picker")
     page.click("#tools-save")
@@ -157,3 +161,101 @@ def test_a_new_chat_sends_its_tools_on_create(new_page, live, ui_user, fake_prov
     conv = Conversation.objects.get(owner=ui_user)
     assert conv.params == {"tools": ["calc/slow"]}
     assert json.dumps(conv.params)
+
+
+# ---------- live: a real tool round (fake provider + the real MCP fixture server), approve and deny ----------
+
+mcp_server = mcp_fixtures.mcp_server  # the real MCP fixture server, as tests/tools uses it
+
+
+@pytest.fixture
+def calc(mcp_server):
+    """The calculator fixture as a shared server (an admin's may sit on loopback), checked once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = McpServer.objects.create(owner=None, name="calc", url=mcp_server.base + "/mcp")
+    # The check runs its own event loop: not in this thread, where Playwright's runs.
+    with ThreadPoolExecutor(1) as pool:
+        server = pool.submit(mcp_server_refresh, server=server).result()
+    assert server.status == "connected", server.error
+    return server
+
+
+def tool_chat(user, *, approval=None):
+    params = {"tools": ["calc/add"]}
+    if approval:
+        params["tool_approval"] = approval
+    return Conversation.objects.create(owner=user, title="Live tools", default_model="openai/tool-call",
+                                       params=params)
+
+
+def send(page, text):
+    page.fill("#composer-input", text)
+    page.press("#composer-input", "Enter")
+
+
+def test_a_live_tool_round_shows_the_call_in_place_and_again_after_a_reload(new_page, live, ui_user, fake_provider,
+                                                                           calc, shot):
+    conv = tool_chat(ui_user)
+    page = new_page(user=ui_user)
+    page.goto(f"{live}/c/{conv.id}/")
+    expect(page.locator("#tools-count")).to_have_text("1")
+    send(page, '{"a": 2, "b": 3}')
+    reply = page.locator(".msg-assistant").last
+    expect(reply.locator(".msg-body")).to_contain_text("Tool results: 5.0", timeout=15_000)
+    block = reply.locator("details.tool-call")
+    expect(block.locator(".tool-status")).to_have_text("done")
+    expect(block.locator(".tool-name")).to_have_text("calc/add")
+    order = ("b => Array.from(b.children).filter(c => !c.hidden)"
+             ".map(c => c.matches('details') ? 'call' : c.textContent.trim())")
+    assert reply.locator(".msg-body").evaluate(order) == ["Checking.", "call", "Tool results: 5.0"]
+    block.locator("summary").click()
+    expect(block.locator(".tool-args")).to_have_text('{\n  "a": 2,\n  "b": 3\n}')
+    expect(block.locator(".tool-result")).to_have_text("5.0")
+    shot(page, "tool-call-live")
+    expect(page.locator("#send-btn")).to_be_visible()
+    stored = Message.objects.filter(conversation=conv, role="assistant").get()
+    assert stored.metadata["tool_results"][0]["content"] == "5.0"
+
+    page.reload()
+    reply = page.locator(".msg-assistant").last
+    expect(reply.locator("details.tool-call .tool-status")).to_have_text("done")
+    assert reply.locator(".msg-body").evaluate(order) == ["Checking.", "call", "Tool results: 5.0"]
+    assert page.js_errors == []
+
+
+def test_ask_mode_approve_then_deny(new_page, live, ui_user, fake_provider, calc, shot):
+    conv = tool_chat(ui_user, approval="ask")
+    page = new_page(user=ui_user, width=390, height=844)
+    page.goto(f"{live}/c/{conv.id}/")
+    send(page, '{"a": 20, "b": 22}')
+    block = page.locator(".msg-assistant").last.locator("details.tool-call")
+    expect(block.locator(".tool-status")).to_have_text("waiting for approval", timeout=15_000)
+    approval = block.get_by_role("group", name="Run the tool calc/add?")
+    expect(approval).to_be_visible()  # the block opens by itself to ask
+    expect(block.locator(".tool-args")).to_have_text('{\n  "a": 20,\n  "b": 22\n}')
+    shot(page, "tool-approval-phone")
+    approval.get_by_role("button", name="Approve").click()
+    expect(block.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(block.locator(".tool-note")).to_have_text("You approved this call.")
+    expect(page.locator(".msg-assistant").last.locator(".msg-body")).to_contain_text("Tool results: 42.0")
+    expect(block.locator(".tool-status")).to_have_text("done")
+    expect(page.locator("#send-btn")).to_be_visible()
+
+    send(page, '{"a": 1, "b": 1}')
+    block = page.locator(".msg-assistant").last.locator("details.tool-call")
+    expect(block.locator(".tool-status")).to_have_text("waiting for approval", timeout=15_000)
+    block.get_by_role("button", name="Deny").click()
+    expect(block.get_by_role("button", name="Deny")).to_have_count(0)
+    expect(block.locator(".tool-note")).to_have_text("You denied this call.")
+    expect(block.locator(".tool-status")).to_have_text("denied")
+    expect(block.locator(".tool-result")).to_have_text("The user refused this tool call.")
+    expect(page.locator(".msg-assistant").last.locator(".msg-body")).to_contain_text("refused")
+    expect(page.locator("#send-btn")).to_be_visible()
+    # Redrawn from the stored thread once the reply is over, the answer given here still shows.
+    expect(block.locator(".tool-status")).to_have_text("denied")
+    expect(block.locator(".tool-note")).to_have_text("You denied this call.")
+    shot(page, "tool-denied-phone")
+    replies = list(Message.objects.filter(conversation=conv, role="assistant").order_by("created_at"))
+    assert [r.metadata["tool_results"][0]["is_error"] for r in replies] == [False, True]
+    assert page.js_errors == []
