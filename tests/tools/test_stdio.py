@@ -182,3 +182,26 @@ def test_the_admin_adds_a_stdio_server_only_when_allowed(admin_client, settings)
     page = admin_client.get(f"/admin/tools/mcpserver/{server.pk}/change/").content.decode()
     assert ENV_SECRET not in page
     assert mcp_server_refresh(server=server).status == "connected"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_calls_a_stdio_tool_through_the_loop(live_asgi, fake_provider, stdio_on, django_user_model):
+    from asgiref.sync import sync_to_async
+
+    from accounts.services import api_token_create
+    from chats.services import conversation_create
+    from tests.chats.streaming_client import text_of
+    from tests.tools.test_loop import client_for, complete, of_type
+
+    user = await sync_to_async(django_user_model.objects.create_user)("alice", password="correct horse battery")
+    _, user.raw_token = await sync_to_async(api_token_create)(user=user, name="stdio")
+    server = await McpServer.objects.acreate(owner=None, name="local", transport="stdio", command=COMMAND)
+    assert (await sync_to_async(mcp_server_refresh)(server=server)).status == "connected"
+    conversation = await sync_to_async(conversation_create)(owner=user, default_model="anthropic/tool-call",
+                                                            params={"tools": ["local/add"]})
+    async with client_for(live_asgi, user) as web:
+        events = await complete(web, conversation, '{"a": 40, "b": 2}')
+    [call], [result] = of_type(events, "tool_call"), of_type(events, "tool_result")
+    assert call["name"] == "local/add"
+    assert result == {**result, "content": "42.0", "is_error": False}
+    assert text_of(events) == "Checking. Tool results: 42.0"
