@@ -119,6 +119,7 @@ class ParamsSerializer(StrictFieldsMixin, serializers.Serializer):
 
 TOOL_APPROVAL_MODES = ["auto", "ask"]
 MAX_TOOL_SPECS = 100
+MAX_OFFERED_TOOLS = 128  # OpenAI's limit on `tools`, the tightest of the three protocols
 
 
 class ToolSpecsField(serializers.ListField):
@@ -154,10 +155,15 @@ def validate_tool_specs(specs, *, user) -> list[dict]:
     from tools.selectors import offered_tools
 
     try:
-        return offered_tools(user=user, specs=list(specs or []))
+        offered = offered_tools(user=user, specs=list(specs or []))
     except DjangoValidationError as exc:
         error = exc.error_dict["tools"][0]
         raise serializers.ValidationError({"tools": [serializers.ErrorDetail(error.message, code=error.code)]})
+    if len(offered) > MAX_OFFERED_TOOLS:
+        raise serializers.ValidationError({"tools": [serializers.ErrorDetail(
+            f"These specs offer {len(offered)} tools; a reply may be offered at most {MAX_OFFERED_TOOLS} (name the "
+            "tools you need instead of <server>/*).", code="too_many_tools")]})
+    return offered
 
 
 def validate_params(value) -> dict:

@@ -106,9 +106,10 @@ def _discard(*, conversation: Conversation, message: Message, created: bool) -> 
 
 
 async def compare_start(*, user, prompt: str, models: list[str], conversation_id=None,
-                        attachments: list | None = None) -> CompareRun:
+                        attachments: list | None = None, tools: list[str] | None = None) -> CompareRun:
     """Store the prompt (with its attachments, which every model gets) and start one generation per model, all
-    sharing a group id; they run concurrently."""
+    sharing a group id; they run concurrently, each with its own tool loop (`tools`, else the conversation's
+    `params.tools`)."""
     from chats.generations import ageneration_start
 
     conversation, message = await sync_to_async(_store_prompt)(
@@ -117,7 +118,8 @@ async def compare_start(*, user, prompt: str, models: list[str], conversation_id
     try:
         for model in models:
             run.generations.append(await ageneration_start(
-                user=user, conversation=conversation, reply_to=message, model=model, group_id=run.group_id))
+                user=user, conversation=conversation, reply_to=message, model=model, group_id=run.group_id,
+                tools=tools))
     except Exception:
         if not run.generations:
             await sync_to_async(_discard)(conversation=conversation, message=message, created=not conversation_id)

@@ -141,7 +141,7 @@ class CompareConsumer(FrameCheckingConsumer):
         validated = await sync_to_async(compare_request_validate)(data, self.user)
         run = await compare_start(user=self.user, prompt=validated["prompt"], models=validated["models"],
                                   conversation_id=validated.get("conversation_id"),
-                                  attachments=validated["attachments"])
+                                  attachments=validated["attachments"], tools=validated.get("tools"))
         await self._start_following(run, {})
 
     async def _follow_group(self, frame: dict):

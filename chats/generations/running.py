@@ -14,7 +14,7 @@ from django.utils import timezone
 from chats.generations.errors import InternalFailure, Interrupted
 from chats.generations.persistence import HEARTBEAT_SECONDS, shared_channel_layer
 from chats.generations.state import RUNS, ReplyState, Run, Subscriber
-from chats.generations.tool_loop import ToolReplyState, run_with_tools, stored_fields
+from chats.generations.tool_loop import ToolOffer, ToolReplyState, run_with_tools, stored_fields
 from chats.models import Generation, GenerationStatus
 from chats.selectors import ACTIVE, generation_get, generation_is_active
 from core import events
@@ -99,7 +99,12 @@ def launch(run: Run, route, request) -> None:
 async def _drive(run: Run, route, request) -> None:
     """Read the provider stream into the run's events until it ends, fails or is stopped; store the end state."""
     offer = getattr(run, "tool_offer", None)
-    reply = ToolReplyState(run.accepted_at, offer) if offer is not None else ReplyState(run.accepted_at)
+    tools_before = getattr(run, "tools_before", None)  # a continued reply keeps the calls it made before
+    if offer is not None or tools_before:
+        reply = ToolReplyState(run.accepted_at, offer or ToolOffer())
+        reply.resume_from(tools_before or {})
+    else:
+        reply = ReplyState(run.accepted_at)
     # A continued reply (start.py) stores its earlier text followed by the new; only the new text is streamed.
     before_content, before_reasoning = getattr(run, "text_before", ("", ""))
     reply.content.extend([before_content] if before_content else [])

@@ -8,6 +8,7 @@ from chats.generations.persistence import persister_for
 from chats.generations.planning import StartPlan, plan_start, store_many, store_start
 from chats.generations.running import launch, loop_for_sync_caller, note_server_loop
 from chats.generations.state import RUNS, Run
+from chats.generations.tool_loop import LOOP_KEYS
 from chats.models import Conversation, Generation, GenerationStatus, Message
 from chats.tree import BRANCH_TIP
 from core.db_workers import db_call, dedicated_thread
@@ -27,10 +28,11 @@ def conversation_reply_start(*, user, conversation: Conversation, content: str, 
 
 
 async def ageneration_start(*, user, conversation: Conversation, reply_to: Message, model: str | None = None,
-                            group_id: uuid.UUID | None = None) -> Generation:
-    """Start a reply from async code; the provider call runs as a task of the running loop."""
+                            group_id: uuid.UUID | None = None, tools: list[str] | None = None) -> Generation:
+    """Start a reply from async code; the provider call runs as a task of the running loop. `tools` replaces the
+    conversation's `params.tools` for this reply."""
     return await _start_async(user=user, conversation=conversation, reply_to=reply_to, content=None, model=model,
-                              group_id=group_id)
+                              group_id=group_id, tools=tools)
 
 
 async def aconversation_reply_start(*, user, conversation: Conversation, content: str,
@@ -169,6 +171,8 @@ def _register(plan: StartPlan, loop: asyncio.AbstractEventLoop) -> Run:
     if plan.continuation is not None:
         # A continued reply stores its earlier text followed by the new (running.drive); only the new streams.
         run.text_before = (plan.continuation.content, plan.continuation.reasoning)
+        run.tools_before = {key: value for key, value in (plan.continuation.metadata or {}).items()
+                            if key in LOOP_KEYS}
     if plan.tool_offer is not None:
         run.tool_offer = plan.tool_offer  # the tool loop runs in this reply (running._drive)
     RUNS[run.generation_id] = run

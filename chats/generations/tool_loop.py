@@ -54,6 +54,13 @@ class ToolReplyState(ReplyState):
         self.tool_results: list[dict] = []
         self.tool_rounds: list[dict] = []
 
+    def resume_from(self, stored: dict) -> None:
+        """Go on from a stopped reply's calls and results (continue): new rounds are numbered after them."""
+        self.tool_calls = [call for call in stored.get("tool_calls") or () if isinstance(call, dict)]
+        self.tool_results = [result for result in stored.get("tool_results") or () if isinstance(result, dict)]
+        self.tool_rounds = [item for item in stored.get("tool_rounds") or () if isinstance(item, dict)]
+        self.round = 1 + max((int(call.get("round") or 0) for call in self.tool_calls), default=0)
+
     def translate(self, event, seq: int) -> dict | None:
         if event.kind is not EventKind.TOOL_CALL:
             return super().translate(event, seq)

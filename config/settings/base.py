@@ -246,6 +246,7 @@ SPECTACULAR_SETTINGS = {
         "McpTransportEnum": "tools.models.Transport",
         "McpServerStatusEnum": "tools.models.ServerStatus",
         "HealthStatusEnum": ["ok", "degraded"],
+        "ReasoningEffortEnum": ["low", "medium", "high"],
     },
 }
 

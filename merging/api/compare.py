@@ -29,7 +29,8 @@ with `POST /api/v1/messages/{id}/select/`.
 
 Every model is checked before anything is stored: 400 `invalid_model`, `unknown_provider`,
 `provider_not_configured`, `duplicate_models`, `too_many_models` (over 8), `no_models`, `invalid_attachment`,
-`attachment_in_use`, `unsupported_attachment` (an image for a model without vision); 404 for a foreign
+`attachment_in_use`, `unsupported_attachment` (an image for a model without vision), a `tools` code
+(`unknown_tool_server`, `unknown_tool`, `tool_server_disabled`, `invalid_tool`, `too_many_tools`); 404 for a foreign
 `conversation_id`; 409 while another reply streams in that conversation; 413 for a prompt over
 PARLEY_MAX_MESSAGE_CHARS.
 
@@ -51,6 +52,10 @@ def compare_request_validate(data: dict, user) -> dict:
     validated["models"] = compare_models_validate(user_id=user.pk, models=validated.get("models"))
     validated["attachments"] = compare_attachments_validate(user=user, upload_ids=validated.get("attachments"),
                                                             models=validated["models"])
+    if validated.get("tools"):
+        from chats.validation import validate_tool_specs
+
+        validate_tool_specs(validated["tools"], user=user)
     return validated
 
 
@@ -73,7 +78,8 @@ class CompareSchema(APIView):
 async def compare_view(request, user):
     data = await sync_to_async(compare_request_validate)(json_body(request), user)
     run = await compare_start(user=user, prompt=data["prompt"], models=data["models"],
-                              conversation_id=data.get("conversation_id"), attachments=data["attachments"])
+                              conversation_id=data.get("conversation_id"), attachments=data["attachments"],
+                              tools=data.get("tools"))
     ids = {"conversation_id": str(run.conversation.id), "user_message_id": str(run.user_message.id),
            "group_id": str(run.group_id)}
     if data["stream"]:

@@ -2,7 +2,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from chats.validation import AttachmentIdsField
+from chats.validation import AttachmentIdsField, ToolSpecsField
 from core.serializers import StrictFieldsMixin
 from merging.models import MergeHistory, MergeJob
 
@@ -79,6 +79,8 @@ class CompareRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     stream = serializers.BooleanField(required=False, default=False,
                                       help_text="Answer with SSE events tagged by model instead of JSON.")
     attachments = AttachmentIdsField(help_text="Ids of your uploads; every model gets the same attachments.")
+    tools = ToolSpecsField(help_text="MCP tools every model may call (each runs its own tool loop), instead of the "
+                                     "conversation's `params.tools`.")
 
     def validate_prompt(self, value: str) -> str:
         from chats.validation import validate_message_content

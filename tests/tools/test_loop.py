@@ -1,95 +1,28 @@
 """The tool loop inside a generation, end to end: a live ASGI server, the fake provider in each wire protocol, and
 the real MCP fixture server on loopback (SPEC §7)."""
-import asyncio
 import json
 
-import httpx
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 
-from accounts.services import api_token_create
-from chats.models import Generation, GenerationStatus, Message
-from chats.services import conversation_create
-from tests.chats.streaming_client import bearer, read_events, text_of
-from tools.models import McpServer
-from tools.services import mcp_server_refresh
+from chats.models import Generation, GenerationStatus
+from tests.chats.streaming_client import read_events, text_of
+from tests.tools.loop_client import (
+    PROTOCOLS,
+    approve_over_rest,
+    chat_requests,
+    client_for,
+    complete,
+    connect,
+    conversation_with_tools,
+    of_type,
+    offered_names,
+    receive_until,
+    results_sent,
+    stored_reply,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PROTOCOLS = ["openai", "anthropic", "gemini"]
-
-
-@pytest.fixture
-def alice(django_user_model):
-    user = django_user_model.objects.create_user("alice", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="loop")
-    return user
-
-
-@pytest.fixture
-def mallory(django_user_model):
-    user = django_user_model.objects.create_user("mallory", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="loop")
-    return user
-
-
-@pytest.fixture
-def calc(mcp_server):
-    """The calculator fixture as a shared server (an admin's: its loopback address is allowed), checked once."""
-    server = McpServer.objects.create(owner=None, name="calc", url=mcp_server.base + "/mcp")
-    return mcp_server_refresh(server=server)
-
-
-def client_for(server, user) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, headers=bearer(user.raw_token), timeout=30)
-
-
-def conversation_with_tools(user, *, model: str, tools: list[str], approval: str | None = None):
-    params = {"tools": tools}
-    if approval:
-        params["tool_approval"] = approval
-    return conversation_create(owner=user, default_model=model, params=params)
-
-
-async def complete(client, conversation, content: str, **body) -> list[dict]:
-    async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
-                             json={"content": content, **body}) as response:
-        assert response.status_code == 200, await response.aread()
-        return await read_events(response)
-
-
-def of_type(events: list[dict], kind: str) -> list[dict]:
-    return [event for event in events if event["type"] == kind]
-
-
-async def stored_reply(events: list[dict]) -> Message:
-    return await Message.objects.aget(pk=events[-1]["message_id"])
-
-
-def chat_requests(fake_provider) -> list[dict]:
-    return [r["json"] for r in fake_provider.requests() if r["method"] == "POST" and r["json"]]
-
-
-def results_sent(protocol: str, body: dict) -> list[dict]:
-    """The tool results a request sends back to the model, read in its protocol's own form."""
-    if protocol == "openai":
-        return [{"id": m["tool_call_id"], "content": m["content"]} for m in body["messages"] if m["role"] == "tool"]
-    if protocol == "anthropic":
-        return [{"id": block["tool_use_id"], "content": block["content"], "is_error": block.get("is_error", False)}
-                for m in body["messages"] if isinstance(m["content"], list) for block in m["content"]
-                if block.get("type") == "tool_result"]
-    return [{"name": part["functionResponse"]["name"], "response": part["functionResponse"]["response"]}
-            for content in body["contents"] for part in content["parts"] if "functionResponse" in part]
-
-
-def offered_names(protocol: str, body: dict) -> list[str]:
-    if protocol == "openai":
-        return [tool["function"]["name"] for tool in body["tools"]]
-    if protocol == "anthropic":
-        return [tool["name"] for tool in body["tools"]]
-    return [d["name"] for d in body["tools"][0]["functionDeclarations"]]
-
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_two_round_loop_in_each_wire_protocol(live_asgi, fake_provider, alice, calc, protocol):
@@ -125,11 +58,6 @@ async def test_a_two_round_loop_in_each_wire_protocol(live_asgi, fake_provider, 
     # Usage is the sum of both rounds.
     generation = await Generation.objects.aget(message=message)
     assert generation.usage["prompt_tokens"] > 0 and generation.usage["completion_tokens"] >= 2
-
-
-async def approve_over_rest(client, generation_id, call_id, approve) -> httpx.Response:
-    return await client.post(f"/api/v1/generations/{generation_id}/tool-approval/",
-                             json={"id": call_id, "approve": approve})
 
 
 @pytest.mark.parametrize("approve", [True, False])
@@ -172,18 +100,6 @@ async def test_approval_ask_over_sse_and_rest(live_asgi, fake_provider, alice, m
         assert "refused" in text_of(events)
 
 
-def connect(server, conversation_id, user):
-    return websockets.connect(f"{server.ws_url}/ws/conversations/{conversation_id}/",
-                              additional_headers=bearer(user.raw_token), open_timeout=10)
-
-
-async def receive_until(ws, kind: str) -> list[dict]:
-    frames = []
-    while not frames or frames[-1]["type"] != kind:
-        frames.append(json.loads(await asyncio.wait_for(ws.recv(), 15)))
-    return frames
-
-
 async def test_approval_ask_over_the_websocket(live_asgi, fake_provider, alice, calc):
     conversation = await sync_to_async(conversation_with_tools)(alice, model="anthropic/tool-call",
                                                                 tools=["calc/add"], approval="ask")
@@ -208,3 +124,142 @@ async def test_approval_ask_over_the_websocket(live_asgi, fake_provider, alice, 
     assert result["content"] == "9.0" and result["is_error"] is False
     assert events[-1]["status"] == "complete" and text_of(events) == "Checking. Tool results: 9.0"
     assert await Generation.objects.filter(status=GenerationStatus.COMPLETE).acount() == 1
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_parallel_calls_run_in_one_round_and_go_back_together(live_asgi, fake_provider, alice, calc,
+                                                                      protocol):
+    conversation = await sync_to_async(conversation_with_tools)(alice, model=f"{protocol}/tool-parallel",
+                                                                tools=["calc/add"])
+    async with client_for(live_asgi, alice) as client:
+        events = await complete(client, conversation, '[{"a": 1, "b": 2}, {"a": 10, "b": 20}]')
+    calls, results = of_type(events, "tool_call"), of_type(events, "tool_result")
+    assert len(calls) == 2 and len({call["id"] for call in calls}) == 2
+    assert {result["id"]: result["content"] for result in results} == {calls[0]["id"]: "3.0", calls[1]["id"]: "30.0"}
+    assert events[-1]["status"] == "complete"
+    assert sorted(text_of(events).removeprefix("Tool results: ").split(" | ")) == ["3.0", "30.0"]
+    first, second = chat_requests(fake_provider)  # one round of calls, then the answer
+    assert len(results_sent(protocol, second)) == 2
+    if protocol == "anthropic":  # both results in the one user turn after the calls
+        turns = [m for m in second["messages"] if isinstance(m["content"], list)
+                 and any(block.get("type") == "tool_result" for block in m["content"])]
+        assert len(turns) == 1 and len(turns[0]["content"]) == 2
+    if protocol == "gemini":
+        turns = [c for c in second["contents"] if any("functionResponse" in part for part in c["parts"])]
+        assert len(turns) == 1 and len(turns[0]["parts"]) == 2
+    message = await stored_reply(events)
+    assert [call["round"] for call in message.metadata["tool_calls"]] == [1, 1]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_later_turns_replay_earlier_calls_and_results(live_asgi, fake_provider, alice, calc, protocol):
+    conversation = await sync_to_async(conversation_with_tools)(alice, model=f"{protocol}/tool-call",
+                                                                tools=["calc/add"])
+    async with client_for(live_asgi, alice) as client:
+        first = await complete(client, conversation, '{"a": 2, "b": 3}')
+        fake_provider.clear()
+        second = await complete(client, conversation, '{"a": 1, "b": 1}')
+    [earlier] = of_type(first, "tool_call")
+    assert text_of(second) == "Checking. Tool results: 2.0"
+    replayed = chat_requests(fake_provider)[0]
+    sent = results_sent(protocol, replayed)
+    if protocol == "openai":
+        assistant = [m for m in replayed["messages"] if m["role"] == "assistant"]
+        assert assistant[0]["content"] == "Checking. " and assistant[0]["tool_calls"][0]["id"] == earlier["id"]
+        assert assistant[0]["tool_calls"][0]["function"]["name"] == "calc__add"
+        assert assistant[1]["content"] == "Tool results: 5.0"
+        assert sent == [{"id": earlier["id"], "content": "5.0"}]
+    elif protocol == "anthropic":
+        assistant = [m for m in replayed["messages"] if m["role"] == "assistant"]
+        blocks = assistant[0]["content"]
+        assert blocks[0] == {"type": "text", "text": "Checking. "}
+        assert blocks[1] == {"type": "tool_use", "id": earlier["id"], "name": "calc__add", "input": {"a": 2, "b": 3}}
+        assert assistant[1]["content"] == "Tool results: 5.0"
+        assert sent == [{"id": earlier["id"], "content": "5.0", "is_error": False}]
+    else:
+        model_turns = [c for c in replayed["contents"] if c["role"] == "model"]
+        assert {"functionCall": {"name": "calc__add", "args": {"a": 2, "b": 3}}} in model_turns[0]["parts"]
+        assert sent == [{"name": "calc__add", "response": {"content": "5.0"}}]
+
+
+async def test_resume_in_the_middle_of_a_tool_round(live_asgi, fake_provider, alice, calc):
+    conversation = await sync_to_async(conversation_with_tools)(alice, model="openai/tool-call", tools=["calc/add"],
+                                                                approval="ask")
+    async with client_for(live_asgi, alice) as client:
+        async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
+                                 json={"content": '{"a": 6, "b": 7}'}) as response:
+            generation_id = response.headers["X-Generation-ID"]
+            seen = []
+            while not of_type(seen, "tool_approval"):
+                seen += await read_events(response, stop_after=1)
+        # The client went away mid-round; the call is answered, then the client comes back.
+        asked = of_type(seen, "tool_approval")[0]
+        assert (await approve_over_rest(client, generation_id, asked["id"], True)).status_code == 200
+        async with client.stream("GET", f"/api/v1/generations/{generation_id}/stream/",
+                                 headers={"Last-Event-ID": str(seen[-1]["seq"])}) as resumed:
+            rest = await read_events(resumed)
+    events = seen + rest
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert of_type(rest, "tool_result")[0]["content"] == "13.0"
+    assert text_of(events) == "Checking. Tool results: 13.0" and events[-1]["status"] == "complete"
+
+
+async def test_cancel_during_a_tool_call_keeps_the_text(live_asgi, fake_provider, alice, calc):
+    conversation = await sync_to_async(conversation_with_tools)(alice, model="gemini/tool-call", tools=["calc/slow"])
+    async with client_for(live_asgi, alice) as client:
+        async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
+                                 json={"content": '{"seconds": 60}'}) as response:
+            generation_id = response.headers["X-Generation-ID"]
+            events = []
+            while not of_type(events, "tool_call"):
+                events += await read_events(response, stop_after=1)
+            cancelled = await client.post(f"/api/v1/generations/{generation_id}/cancel/")
+            assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+            events += await read_events(response)
+    assert events[-1]["status"] == "cancelled" and not of_type(events, "tool_result")
+    message = await stored_reply(events)
+    assert message.status == "cancelled" and message.content == "Checking. "
+    assert message.metadata["tool_calls"][0]["name"] == "calc/slow" and message.metadata["tool_results"] == []
+    assert len(chat_requests(fake_provider)) == 1  # no round after the cancel
+
+
+async def test_compare_runs_the_loop_for_each_model(live_asgi, fake_provider, alice, calc):
+    async with client_for(live_asgi, alice) as client:
+        answer = await client.post("/api/v1/compare/", json={
+            "prompt": '{"a": 2, "b": 2}', "models": ["openai/tool-call", "anthropic/tool-call", "gemini/tool-call"],
+            "tools": ["calc/add"]})
+        assert answer.status_code == 200, answer.text
+    responses = answer.json()["responses"]
+    assert [r["content"] for r in responses] == ["Checking. Tool results: 4.0"] * 3
+    assert all(r["status"] == "complete" for r in responses)
+    assert len(chat_requests(fake_provider)) == 6  # two rounds per model
+    generations = Generation.objects.filter(group_id=answer.json()["group_id"]).select_related("message")
+    async for generation in generations:
+        assert generation.message.metadata["tool_results"][0]["content"] == "4.0"
+
+
+async def test_continue_a_reply_cancelled_while_a_call_waited(live_asgi, fake_provider, alice, calc):
+    conversation = await sync_to_async(conversation_with_tools)(alice, model="openai/tool-call", tools=["calc/add"],
+                                                                approval="ask")
+    async with client_for(live_asgi, alice) as client:
+        async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
+                                 json={"content": '{"a": 2, "b": 3}'}) as response:
+            generation_id = response.headers["X-Generation-ID"]
+            events = []
+            while not of_type(events, "tool_approval"):
+                events += await read_events(response, stop_after=1)
+            assert (await client.post(f"/api/v1/generations/{generation_id}/cancel/")).status_code == 200
+            events += await read_events(response)
+        assert events[-1]["status"] == "cancelled"
+        message_id = events[-1]["message_id"]
+        await sync_to_async(type(conversation).objects.filter(pk=conversation.pk).update)(
+            params={"tools": ["calc/add"]})  # approval back to auto
+        async with client.stream("POST", f"/api/v1/messages/{message_id}/continue/") as response:
+            more = await read_events(response)
+    assert more[-1]["status"] == "complete" and text_of(more) == "Checking. Tool results: 5.0"
+    message = await stored_reply(more)
+    assert message.content == "Checking. Checking. Tool results: 5.0"
+    first, second = message.metadata["tool_calls"]
+    assert (first["round"], second["round"]) == (1, 2) and first["id"] != second["id"]
+    assert second["offset"] == len("Checking. Checking. ")
+    assert [result["id"] for result in message.metadata["tool_results"]] == [second["id"]]
