@@ -191,7 +191,7 @@ async def test_a_reply_calls_a_stdio_tool_through_the_loop(live_asgi, fake_provi
     from accounts.services import api_token_create
     from chats.services import conversation_create
     from tests.chats.streaming_client import text_of
-    from tests.tools.test_loop import client_for, complete, of_type
+    from tests.tools.loop_client import client_for, complete, of_type
 
     user = await sync_to_async(django_user_model.objects.create_user)("alice", password="correct horse battery")
     _, user.raw_token = await sync_to_async(api_token_create)(user=user, name="stdio")
