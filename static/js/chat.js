@@ -160,9 +160,9 @@
     toolsBtn.classList.toggle("on", !!count);
   }
   function toolCheckbox(value, checked, labelChildren, extra) {
-    const id = "tool-opt-" + value.replace(/[^a-zA-Z0-9_-]/g, "_");
-    const box = el("input", Object.assign({ type: "checkbox", id, value, checked }, extra || {}));
-    return el("label", { class: "tool-option", for: id }, box, ...labelChildren);
+    // The label wraps its checkbox: no ids to build from (untrusted) tool names.
+    const box = el("input", Object.assign({ type: "checkbox", value, checked }, extra || {}));
+    return el("label", { class: "tool-option" }, box, ...labelChildren);
   }
   function drawToolServers() {
     const list = f("tools-servers");

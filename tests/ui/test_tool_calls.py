@@ -259,3 +259,22 @@ def test_ask_mode_approve_then_deny(new_page, live, ui_user, fake_provider, calc
     replies = list(Message.objects.filter(conversation=conv, role="assistant").order_by("created_at"))
     assert [r.metadata["tool_results"][0]["is_error"] for r in replies] == [False, True]
     assert page.js_errors == []
+
+
+def test_the_compare_page_shows_each_models_tool_calls(new_page, live, ui_user, fake_provider):
+    from tests.ui.test_compare_merge import column, pick_models
+
+    page = new_page(user=ui_user, width=1280)
+    page.goto(f"{live}/compare/")
+    pick_models(page, "#add-models", ["openai/tools", "openai/echo"])
+    page.fill("#compare-prompt", "Weather in Paris?")
+    page.press("#compare-prompt", "Enter")
+    tools = column(page, "openai/tools")
+    expect(tools.locator(".column-head .badge")).to_have_text("done", timeout=15_000)
+    block = tools.locator("details.tool-call")
+    expect(block.locator(".tool-name")).to_have_text("get_weather")
+    block.locator("summary").click()
+    expect(block.locator(".tool-args")).to_contain_text('"Paris"')
+    expect(tools.locator(".answer")).to_contain_text("Let me check.")
+    expect(column(page, "openai/echo").locator("details.tool-call")).to_have_count(0)
+    assert page.js_errors == []
