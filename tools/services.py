@@ -129,6 +129,18 @@ def check_env(env) -> dict[str, str]:
     return clean
 
 
+def _check_fields_fit(transport: str, *, url=None, headers=None, command=None, env=None) -> None:
+    """A stdio server has a command (and env), no URL or headers; an HTTP one the other way round."""
+    if transport == Transport.STDIO:
+        for field, value in (("url", url), ("headers", headers)):
+            if value:
+                raise _field_error(field, f"A stdio server has no {field}; give its command (and env).", "invalid")
+    else:
+        for field, value in (("command", command), ("env", env)):
+            if value:
+                raise _field_error(field, f"Only a stdio server has a {field}.", "invalid")
+
+
 @transaction.atomic
 def mcp_server_create(*, owner, name: str, url: str = "", transport: str = Transport.STREAMABLE_HTTP,
                       headers: dict | None = None, command: str = "", env: dict | None = None,
@@ -140,6 +152,7 @@ def mcp_server_create(*, owner, name: str, url: str = "", transport: str = Trans
     if transport == Transport.STDIO:
         _check_stdio_actor(actor)
     _check_name(name, owner=owner)
+    _check_fields_fit(transport, url=url, headers=headers, command=command, env=env)
     server = McpServer(owner=owner, name=name, transport=transport)
     if transport == Transport.STDIO:
         server.command = shlex.join(parse_command(command))
@@ -163,6 +176,8 @@ def mcp_server_update(*, server: McpServer, actor, **changes) -> McpServer:
     if "transport" in changes:
         _check_transport(changes["transport"])
     transport = changes.get("transport", server.transport)
+    _check_fields_fit(transport, **{key: changes[key] for key in ("url", "headers", "command", "env")
+                                    if key in changes})
     if transport == Transport.STDIO and (server.transport != Transport.STDIO or {"command", "env"} & set(changes)):
         _check_stdio_actor(actor)
     if "name" in changes:

@@ -119,6 +119,10 @@ def test_bad_stdio_bodies_are_clear_400s(admin_api, stdio_on):
         ({"name": "a", "command": "python 'unbalanced"}, "command"),
         ({"name": "a", "command": COMMAND, "env": {"BAD NAME": "x"}}, "env"),
         ({"name": "a", "command": COMMAND, "env": ["not", "an", "object"]}, "env"),
+        ({"name": "a", "command": COMMAND, "url": "http://93.184.215.14/mcp"}, "url"),
+        ({"name": "a", "command": COMMAND, "headers": {"Authorization": "x"}}, "headers"),
+        ({"name": "a", "transport": "streamable_http", "url": "http://93.184.215.14/mcp", "command": "x"}, "command"),
+        ({"name": "a", "transport": "sse", "url": "http://93.184.215.14/mcp", "env": {"A": "b"}}, "env"),
     ]
     for body, field in cases:
         answer = create(admin_api, **body)
