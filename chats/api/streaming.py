@@ -39,7 +39,7 @@ from usage.services import budget_check
 
 SSE = OpenApiResponse(response=OpenApiTypes.STR, description=(
     "text/event-stream: `id: <seq>`, `event: <type>`, `data: <json>` per event (start, content, reasoning, "
-    "tool_call, citations, usage, error, done); `: ping` every 15 s of silence."
+    "tool_call, tool_approval, tool_result, citations, usage, error, done); `: ping` every 15 s of silence."
 ))
 ERRORS = {status: ErrorSerializer for status in (400, 401, 402, 403, 404, 409, 413, 429, 502, 503)}
 

@@ -40,9 +40,12 @@ def _expire(generation_id: str, call_id: str) -> bool | None:
     return _decision(generation_id, call_id)
 
 
-async def approval_wait(*, generation_id: str, call_id: str, name: str, announce) -> bool:
+async def approval_wait(*, generation_id: str, call_id: str, name: str, announce, stored=None) -> bool:
     """Store the call as waiting, `announce()` it (emits `tool_approval`), and wait for the user's answer: True to
-    run it. No answer within PARLEY_TOOL_APPROVAL_TIMEOUT is a refusal."""
+    run it. No answer within PARLEY_TOOL_APPROVAL_TIMEOUT is a refusal. `stored` (the run's future saying whether
+    its rows exist) is awaited first: a reply starts before its rows are committed, and the call's row needs them."""
+    if stored is not None and not await asyncio.shield(stored):
+        return False
     await db_call(_ask, generation_id, call_id, name)
     announce()
     loop = asyncio.get_running_loop()

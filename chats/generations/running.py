@@ -114,7 +114,7 @@ async def _drive(run: Run, route, request) -> None:
     if offer is not None:  # the tool loop (tool_loop.py): rounds of provider calls and tool calls
         status, error = await run_with_tools(reply, route, request, run.emit, lambda: run.seq + 1,
                                              lambda: run.stop_reason, offer=offer, generation_id=run.generation_id,
-                                             read_reply=read_reply)
+                                             read_reply=read_reply, stored=run.stored)
     else:
         status, error = await read_reply(reply, route, request, run.emit, lambda: run.seq + 1,
                                          lambda: run.stop_reason)

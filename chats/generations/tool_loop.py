@@ -105,7 +105,8 @@ class _Totals:
 
 
 async def run_with_tools(reply: ToolReplyState, route, request: ChatRequest, emit, next_seq, stop_reason, *,
-                         offer: ToolOffer, generation_id: str | None, read_reply) -> tuple[str, object]:
+                         offer: ToolOffer, generation_id: str | None, read_reply,
+                         stored=None) -> tuple[str, object]:
     """Provider rounds until one ends without tool calls. The calls of a round run together; their results go back
     in the next round. After PARLEY_TOOL_MAX_ROUNDS rounds of calls the model is asked to answer without tools
     (`tool_choice: none`); calls it still makes are reported to it as not run and the reply ends there."""
@@ -134,7 +135,7 @@ async def run_with_tools(reply: ToolReplyState, route, request: ChatRequest, emi
         try:
             results = await asyncio.gather(*(
                 _run_call(call, reply=reply, emit=emit, next_seq=next_seq, offer=offer, generation_id=generation_id,
-                          over_cap=over_cap) for call in calls))
+                          over_cap=over_cap, stored=stored) for call in calls))
         except asyncio.CancelledError:
             # A cancel (or shutdown) during a tool call: the reply ends as a cancelled one does, text kept.
             asyncio.current_task().uncancel()
@@ -162,10 +163,14 @@ def _tool_message(call: dict, result: dict) -> ChatMessage:
 
 
 async def _run_call(call: dict, *, reply: ToolReplyState, emit, next_seq, offer: ToolOffer, generation_id,
-                    over_cap: bool) -> dict:
+                    over_cap: bool, stored) -> dict:
     """Check, (in `ask` mode) approve, and run one call; its `tool_result` is emitted and kept with the reply."""
-    content, is_error = await _outcome(call, reply=reply, emit=emit, next_seq=next_seq, offer=offer,
-                                       generation_id=generation_id, over_cap=over_cap)
+    try:
+        content, is_error = await _outcome(call, reply=reply, emit=emit, next_seq=next_seq, offer=offer,
+                                           generation_id=generation_id, over_cap=over_cap, stored=stored)
+    except Exception:  # ours (the database, a bug), not the tool's: the model is told, the reply goes on
+        logger.exception("Running the tool call %s of generation %s failed", call["id"], generation_id)
+        content, is_error = "The tool call failed inside Parley.", True
     result = {"id": call["id"], "name": call["name"], "content": content or "(no output)", "is_error": is_error}
     reply.tool_results.append(result)
     emit(events.tool_result(seq=next_seq(), **result))
@@ -173,7 +178,7 @@ async def _run_call(call: dict, *, reply: ToolReplyState, emit, next_seq, offer:
 
 
 async def _outcome(call: dict, *, reply: ToolReplyState, emit, next_seq, offer: ToolOffer, generation_id,
-                   over_cap: bool) -> tuple[str, bool]:
+                   over_cap: bool, stored) -> tuple[str, bool]:
     if over_cap:
         return (f"Not run: this reply has used its {settings.PARLEY_TOOL_MAX_ROUNDS} rounds of tool calls. Answer "
                 "with what you have.", True)
@@ -197,7 +202,7 @@ async def _outcome(call: dict, *, reply: ToolReplyState, emit, next_seq, offer: 
             emit(events.tool_approval(seq=next_seq(), id=call["id"], name=call["name"], arguments=call["arguments"]))
 
         if not await approval_wait(generation_id=generation_id, call_id=call["id"], name=call["name"],
-                                   announce=announce):
+                                   announce=announce, stored=stored):
             return REFUSED, True
     return await _call_mcp(tool, arguments)
 
@@ -229,11 +234,7 @@ async def _call_mcp(tool: dict, arguments: dict) -> tuple[str, bool]:
     server = await db_call(_server, tool["server_id"])
     if server is None:
         return f"The MCP server of {tool['name']!r} was removed or disabled.", True
-    try:
-        result = await mcp_tool_call_async(server=server, name=tool["tool"], arguments=arguments)
-    except Exception:  # the client never raises for a bad server; anything else is ours, and must not end the reply
-        logger.exception("Calling the tool %s failed", tool["name"])
-        return "The tool call failed inside Parley.", True
+    result = await mcp_tool_call_async(server=server, name=tool["tool"], arguments=arguments)
     # An image comes back as its text placeholder ("[image: image/png]"): not every protocol takes images in results.
     return result.content, result.is_error
 
