@@ -1,7 +1,8 @@
 """The MCP client, on the official `mcp` SDK: list a server's tools, call one, never hang, never raise.
 
-Every call opens its own session (streamable HTTP or SSE), bounded as a whole by a deadline, so a dead, slow
-or non-MCP server ends in an `McpError` (listing) or an error `ToolResult` (calling) within the timeout.
+Every call opens its own session (streamable HTTP, SSE, or a stdio command started for it), bounded as a whole
+by a deadline, so a dead, slow or non-MCP server (or command) ends in an `McpError` (listing) or an error
+`ToolResult` (calling) within the timeout.
 """
 import json
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ def _describe(exc: BaseException, http_status: int | None = None) -> str:
         if "private, loopback or link-local" in str(exc):
             return "This server resolves to a private, loopback or link-local address; refused."
         return "The server could not be reached."
+    if isinstance(exc, OSError):  # a stdio command that is not there or may not run
+        return "The server's command could not be started."
     if isinstance(exc, httpx2.HTTPStatusError):
         return f"The server answered HTTP {exc.response.status_code}."
     if isinstance(exc, httpx2.TimeoutException):
@@ -47,9 +50,11 @@ def _describe(exc: BaseException, http_status: int | None = None) -> str:
 class _Session:
     """An initialized ClientSession over the chosen transport, for one `async with`."""
 
-    def __init__(self, *, url: str, transport: str, headers: dict[str, str], timeout: float, guarded: bool):
+    def __init__(self, *, url: str, transport: str, headers: dict[str, str], timeout: float, guarded: bool,
+                 command: list[str] | None = None, env: dict[str, str] | None = None):
         self.url, self.transport, self.headers, self.timeout = url, transport, headers, timeout
         self.guarded = guarded
+        self.command, self.env = command or [], env or {}
         self.http_status: int | None = None  # the first HTTP error status seen (the SDK's errors drop it)
 
     async def _note_status(self, response) -> None:
@@ -74,7 +79,9 @@ class _Session:
         self._stack = AsyncExitStack()
         await self._stack.__aenter__()
         try:
-            if self.transport == "sse":
+            if self.transport == "stdio":
+                read, write = await self._stack.enter_async_context(self._stdio())
+            elif self.transport == "sse":
                 read, write = await self._stack.enter_async_context(
                     sse_client(self.url, headers=self.headers, timeout=self.timeout, sse_read_timeout=self.timeout,
                                httpx_client_factory=self._http_client))
@@ -89,6 +96,20 @@ class _Session:
             raise
         return session
 
+    def _stdio(self):
+        """The SDK's stdio transport: the command runs in its own process group with only the SDK's safe default
+        environment plus the server's own `env` (none of Parley's settings or secrets), its stderr discarded;
+        leaving the session (or the deadline) stops it."""
+        import subprocess
+
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        if not self.command:
+            raise McpError("This stdio server has no command.")
+        parameters = StdioServerParameters(command=self.command[0], args=self.command[1:], env=self.env,
+                                           encoding_error_handler="replace")
+        return stdio_client(parameters, errlog=subprocess.DEVNULL)
+
     async def __aexit__(self, *exc_info):
         return await self._stack.__aexit__(*exc_info)
 
@@ -97,12 +118,15 @@ def _tool_dict(tool) -> dict:
     return {"name": tool.name, "description": tool.description or "", "input_schema": tool.input_schema or {}}
 
 
-async def list_tools(*, url: str, transport: str = "streamable_http", headers: dict[str, str] | None = None,
-                     deadline: float = 10, guarded: bool = False) -> list[dict]:
+async def list_tools(*, url: str = "", transport: str = "streamable_http", headers: dict[str, str] | None = None,
+                     deadline: float = 10, guarded: bool = False, command: list[str] | None = None,
+                     env: dict[str, str] | None = None) -> list[dict]:
     """The server's tools as `{"name","description","input_schema"}`; raises McpError. `guarded`: refuse
-    loopback, private and link-local addresses on every connection (a non-admin's server)."""
+    loopback, private and link-local addresses on every connection (a non-admin's server). `command` and `env`:
+    a stdio server's argv and extra environment."""
     tools: list[dict] = []
-    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline, guarded=guarded)
+    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline, guarded=guarded,
+                          command=command, env=env)
     try:
         with anyio.fail_after(deadline):
             async with connection as session:
@@ -150,11 +174,13 @@ def _result(result, max_chars: int) -> ToolResult:
     return ToolResult(content=_cap("\n".join(parts), max_chars), is_error=is_error, images=images)
 
 
-async def call_tool(*, url: str, name: str, arguments: dict | None = None, transport: str = "streamable_http",
+async def call_tool(*, name: str, url: str = "", arguments: dict | None = None, transport: str = "streamable_http",
                     headers: dict[str, str] | None = None, deadline: float = 60,
-                    max_chars: int = 20_000, guarded: bool = False) -> ToolResult:
+                    max_chars: int = 20_000, guarded: bool = False, command: list[str] | None = None,
+                    env: dict[str, str] | None = None) -> ToolResult:
     """Call one tool; every failure (down, slow, not MCP, a tool error) is an error result, never an exception."""
-    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline, guarded=guarded)
+    connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline, guarded=guarded,
+                          command=command, env=env)
     try:
         with anyio.fail_after(deadline):
             async with connection as session:

@@ -1,5 +1,10 @@
-"""Writes of MCP servers and their checks: validation, the SSRF guard, encrypted headers, status refresh."""
+"""Writes of MCP servers and their checks: validation, the SSRF guard, encrypted headers, status refresh.
+
+stdio servers (a local command) exist only when an admin adds one and settings.PARLEY_MCP_ALLOW_STDIO is on;
+with the setting off, the stored ones are not started (their status says so).
+"""
 import re
+import shlex
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
@@ -17,6 +22,19 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 _RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "mcp-session-id",
                      "mcp-protocol-version", "content-type", "accept"}
 LIST_DEADLINE_SECONDS = 15
+MAX_ENV = 50
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+STDIO_DISABLED = "stdio servers are disabled on this deployment."
+
+
+class StdioNotAllowed(Exception):
+    """Creating or changing a stdio server by someone who may not (not an admin, or the deployment forbids it)."""
+
+    code = "stdio_not_allowed"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def _field_error(field: str, message: str, code: str) -> ValidationError:
@@ -65,44 +83,127 @@ def _check_name(name: str, *, owner, exclude_id=None) -> None:
         raise _field_error("name", f"There is already a server called {name!r}.", "name_taken")
 
 
+def stdio_allowed(actor) -> bool:
+    return bool(getattr(settings, "PARLEY_MCP_ALLOW_STDIO", False)) and actor is not None and actor.is_staff
+
+
+def _check_stdio_actor(actor) -> None:
+    if not getattr(settings, "PARLEY_MCP_ALLOW_STDIO", False):
+        raise StdioNotAllowed("stdio servers are disabled on this deployment (PARLEY_MCP_ALLOW_STDIO).")
+    if actor is None or not actor.is_staff:
+        raise StdioNotAllowed("Only admins may add or change stdio servers.")
+
+
 def _check_transport(transport: str) -> None:
-    if transport == "stdio":
-        raise _field_error("transport", "stdio servers are not available over the API.", "stdio_not_allowed")
     if transport not in Transport.values:
-        raise _field_error("transport", "Use streamable_http or sse.", "invalid_choice")
+        raise _field_error("transport", "Use streamable_http, sse or stdio.", "invalid_choice")
+
+
+def parse_command(command: str) -> list[str]:
+    """A stdio server's command line as argv (shlex, POSIX rules); ValidationError (field `command`) when unusable."""
+    if not isinstance(command, str) or not command.strip():
+        raise _field_error("command", "A stdio server needs the command that starts it.", "required")
+    if len(command) > 1000 or "\0" in command:
+        raise _field_error("command", "The command line must be up to 1,000 characters of text.", "invalid")
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise _field_error("command", f"The command line cannot be read ({exc}).", "invalid") from None
+    if not argv:
+        raise _field_error("command", "A stdio server needs the command that starts it.", "required")
+    return argv
+
+
+def check_env(env) -> dict[str, str]:
+    if not isinstance(env, dict):
+        raise _field_error("env", "Send env as an object of NAME: value strings.", "invalid")
+    if len(env) > MAX_ENV:
+        raise _field_error("env", f"At most {MAX_ENV} variables.", "too_many")
+    clean = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise _field_error("env", f"{str(name)[:100]!r} is not an environment variable name.", "invalid")
+        if not isinstance(value, str) or len(value) > 8192 or "\0" in value:
+            raise _field_error("env", f"The value of {name!r} must be text (up to 8 KB).", "invalid")
+        clean[name] = value
+    return clean
+
+
+def _check_fields_fit(transport: str, *, url=None, headers=None, command=None, env=None) -> None:
+    """A stdio server has a command (and env), no URL or headers; an HTTP one the other way round."""
+    if transport == Transport.STDIO:
+        for field, value in (("url", url), ("headers", headers)):
+            if value:
+                raise _field_error(field, f"A stdio server has no {field}; give its command (and env).", "invalid")
+    else:
+        for field, value in (("command", command), ("env", env)):
+            if value:
+                raise _field_error(field, f"Only a stdio server has a {field}.", "invalid")
 
 
 @transaction.atomic
-def mcp_server_create(*, owner, name: str, url: str, transport: str = Transport.STREAMABLE_HTTP,
-                      headers: dict | None = None) -> McpServer:
-    """`owner` None makes the server shared (the caller checks that an admin asked)."""
-    _check_name(name, owner=owner)
+def mcp_server_create(*, owner, name: str, url: str = "", transport: str = Transport.STREAMABLE_HTTP,
+                      headers: dict | None = None, command: str = "", env: dict | None = None,
+                      actor=None) -> McpServer:
+    """`owner` None makes the server shared (the caller checks that an admin asked). `actor`: who asks (the owner
+    when not given); a stdio server (`command`, `env`) needs an admin and PARLEY_MCP_ALLOW_STDIO (StdioNotAllowed)."""
+    actor = actor if actor is not None else owner
     _check_transport(transport)
-    check_url(url, owner=owner)
-    server = McpServer(owner=owner, name=name, url=url, transport=transport)
-    server.set_headers(check_headers(headers or {}))
+    if transport == Transport.STDIO:
+        _check_stdio_actor(actor)
+    _check_name(name, owner=owner)
+    _check_fields_fit(transport, url=url, headers=headers, command=command, env=env)
+    server = McpServer(owner=owner, name=name, transport=transport)
+    if transport == Transport.STDIO:
+        server.command = shlex.join(parse_command(command))
+        server.set_env(check_env(env or {}))
+    else:
+        if not url:
+            raise _field_error("url", "This field is required.", "required")
+        check_url(url, owner=owner)
+        server.url = url
+        server.set_headers(check_headers(headers or {}))
     server.save()
     return server
 
 
 @transaction.atomic
 def mcp_server_update(*, server: McpServer, actor, **changes) -> McpServer:
-    """PATCH: any of name, url, transport, headers (replaced whole), enabled. A new URL, transport or headers
-    make the last check's status and tools stale (status back to `unknown`)."""
+    """PATCH: any of name, url, transport, headers (replaced whole), command, env (replaced whole), enabled. A new
+    URL, transport, headers, command or env make the last check's status and tools stale (status `unknown`).
+    Turning a server into a stdio one, or changing a stdio server's command or env, needs an admin and
+    PARLEY_MCP_ALLOW_STDIO (StdioNotAllowed)."""
+    if "transport" in changes:
+        _check_transport(changes["transport"])
+    transport = changes.get("transport", server.transport)
+    _check_fields_fit(transport, **{key: changes[key] for key in ("url", "headers", "command", "env")
+                                    if key in changes})
+    if transport == Transport.STDIO and (server.transport != Transport.STDIO or {"command", "env"} & set(changes)):
+        _check_stdio_actor(actor)
     if "name" in changes:
         _check_name(changes["name"], owner=server.owner, exclude_id=server.pk)
         server.name = changes["name"]
-    if "transport" in changes:
-        _check_transport(changes["transport"])
-        server.transport = changes["transport"]
-    if "url" in changes:
-        check_url(changes["url"], owner=server.owner if server.owner_id else actor)
-        server.url = changes["url"]
-    if "headers" in changes:
-        server.set_headers(check_headers(changes["headers"] or {}))
+    if transport == Transport.STDIO:
+        if "command" in changes or server.transport != Transport.STDIO:
+            server.command = shlex.join(parse_command(changes.get("command", server.command)))
+        if "env" in changes:
+            server.set_env(check_env(changes["env"] or {}))
+        server.url = ""
+        server.set_headers({})
+    else:
+        if "url" in changes:
+            check_url(changes["url"], owner=server.owner if server.owner_id else actor)
+            server.url = changes["url"]
+        elif server.transport == Transport.STDIO:
+            raise _field_error("url", "Give the URL of the server this one becomes.", "required")
+        if "headers" in changes:
+            server.set_headers(check_headers(changes["headers"] or {}))
+        server.command = ""
+        server.set_env({})
+    server.transport = transport
     if "enabled" in changes:
         server.enabled = bool(changes["enabled"])
-    if {"url", "transport", "headers"} & set(changes):
+    if {"url", "transport", "headers", "command", "env"} & set(changes):
         server.status, server.error, server.tools, server.last_checked_at = ServerStatus.UNKNOWN, "", [], None
     server.save()
     return server
@@ -113,9 +214,21 @@ def mcp_server_delete(*, server: McpServer) -> None:
 
 
 def connection_for(server: McpServer) -> dict:
-    """url, transport and headers for the client; the SSRF guard runs again (the address may have changed)."""
+    """url, transport and headers for the client; the SSRF guard runs again (the address may have changed).
+    A stdio server: its argv and env, only while PARLEY_MCP_ALLOW_STDIO is on and it is shared or an admin's."""
     from core.encryption import SecretUndecryptable
 
+    if server.transport == Transport.STDIO:
+        if not getattr(settings, "PARLEY_MCP_ALLOW_STDIO", False):
+            raise _field_error("transport", STDIO_DISABLED, "stdio_disabled")
+        if server.owner is not None and not server.owner.is_staff:
+            raise _field_error("transport", "Only an admin's stdio servers are started.", "stdio_not_allowed")
+        try:
+            env = server.get_env()
+        except SecretUndecryptable:
+            raise _field_error("env", "The stored environment cannot be decrypted (the encryption key changed); "
+                               "enter it again.", "undecryptable") from None
+        return {"transport": server.transport, "command": parse_command(server.command), "env": env}
     check_url(server.url, owner=server.owner)
     try:
         headers = server.get_headers()

@@ -70,6 +70,7 @@ def conversation_page_data(*, conversation: Conversation) -> dict:
                 # Only what the page shows; the rest of metadata (provider signatures…) stays on the server.
                 "citations": (m.metadata or {}).get("citations") or [],
                 "tool_calls": (m.metadata or {}).get("tool_calls") or [],
+                "tool_results": (m.metadata or {}).get("tool_results") or [],
                 "attachments": m.attachments or [],
                 "created_at": m.created_at.isoformat(),
             }

@@ -19,7 +19,9 @@ class McpServerForm(forms.Form):
                            help_text="a-z, 0-9, _ and -; the model sees its tools as <em>name/tool</em>.")
     url = forms.URLField(label="URL", max_length=500, assume_scheme="https",
                          widget=forms.URLInput(attrs={"placeholder": "https://mcp.example.com/mcp"}))
-    transport = forms.ChoiceField(choices=Transport.choices, initial=Transport.STREAMABLE_HTTP)
+    # stdio servers (a local command) are added in the Django admin only.
+    transport = forms.ChoiceField(choices=[c for c in Transport.choices if c[0] != Transport.STDIO],
+                                  initial=Transport.STREAMABLE_HTTP)
     header_name = forms.CharField(label="Header (optional)", max_length=100, required=False,
                                   widget=forms.TextInput(attrs={"placeholder": "Authorization", "autocomplete": "off"}))
     header_value = forms.CharField(label="Header value", max_length=8192, required=False, strip=False,
@@ -55,7 +57,7 @@ def tools_page(request):
         try:
             server = services.mcp_server_create(owner=None if data.get("shared") else request.user,
                                                 name=data["name"], url=data["url"], transport=data["transport"],
-                                                headers=form.headers())
+                                                headers=form.headers(), actor=request.user)
         except ValidationError as exc:
             for field, errors in exc.error_dict.items():
                 form.add_error(field if field in form.fields else ("header_name" if field == "headers" else None),

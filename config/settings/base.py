@@ -195,6 +195,8 @@ def upload_storage_config(root) -> dict:
 # tools (SPEC §7): one MCP tool call's deadline, and the most of its result a model is sent.
 PARLEY_TOOL_TIMEOUT = env.float("PARLEY_TOOL_TIMEOUT", default=60.0)
 PARLEY_TOOL_RESULT_MAX_CHARS = env.int("PARLEY_TOOL_RESULT_MAX_CHARS", default=20_000)
+# stdio MCP servers run a command on this machine: only admins add them, and only when this is on (default off).
+PARLEY_MCP_ALLOW_STDIO = env.bool("PARLEY_MCP_ALLOW_STDIO", default=False)
 # The tool loop: how many rounds of tool calls one reply may make, and how long an `ask` call waits for the user.
 PARLEY_TOOL_MAX_ROUNDS = env.int("PARLEY_TOOL_MAX_ROUNDS", default=8)
 PARLEY_TOOL_APPROVAL_TIMEOUT = env.float("PARLEY_TOOL_APPROVAL_TIMEOUT", default=300.0)

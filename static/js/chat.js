@@ -121,6 +121,127 @@
     });
   }
 
+  // ---------- tools (SPEC §7): which MCP tools this chat offers the model, and whether each call asks first ----------
+  const toolsDialog = f("tools-dialog");
+  const toolsBtn = f("tools-btn");
+  let toolServers = null; // the usable servers, from GET /api/v1/mcp/servers/ once loaded
+  const chosenTools = () => (Array.isArray(settings.params.tools) ? settings.params.tools : []);
+  async function loadToolServers() {
+    const listed = P.results(await P.api("GET", "/api/v1/mcp/servers/"));
+    // Disabled servers cannot be offered; a user's own server wins a name it shares with a shared one.
+    const byName = new Map();
+    for (const server of listed) {
+      if (!server.enabled) continue;
+      if (!byName.has(server.name) || !server.shared) byName.set(server.name, server);
+    }
+    toolServers = Array.from(byName.values()).sort((a, b) => a.name.localeCompare(b.name));
+    return toolServers;
+  }
+  function countTools(specs) {
+    let count = 0;
+    for (const spec of specs) {
+      const [serverName, tool] = String(spec).split("/");
+      const server = toolServers && toolServers.find((s) => s.name === serverName);
+      count += tool === "*" && server ? server.tools.length : 1;
+    }
+    return count;
+  }
+  function showToolCount() {
+    if (!toolsBtn) return;
+    const specs = chosenTools();
+    const count = countTools(specs);
+    const badge = f("tools-count");
+    badge.hidden = !count;
+    badge.textContent = count ? String(count) : "";
+    const ask = settings.params.tool_approval === "ask" ? ", asks before each call" : "";
+    const label = count ? `Tools: ${count} on${ask}` : "Tools: none on";
+    toolsBtn.setAttribute("aria-label", label);
+    toolsBtn.title = label;
+    toolsBtn.classList.toggle("on", !!count);
+  }
+  function toolCheckbox(value, checked, labelChildren, extra) {
+    // The label wraps its checkbox: no ids to build from (untrusted) tool names.
+    const box = el("input", Object.assign({ type: "checkbox", value, checked }, extra || {}));
+    return el("label", { class: "tool-option" }, box, ...labelChildren);
+  }
+  function drawToolServers() {
+    const list = f("tools-servers");
+    const chosen = new Set(chosenTools());
+    if (!toolServers.length) {
+      list.replaceChildren(el("p", { class: "faint", text: "No MCP servers yet: add one on the Tools page." }));
+      return;
+    }
+    list.replaceChildren(...toolServers.map((server) => {
+      const all = chosen.has(server.name + "/*");
+      const allBox = toolCheckbox(server.name + "/*", all, [el("strong", { text: "All tools" }),
+        el("span", { class: "faint", text: ` (${server.tools.length})` })], { "data-all": "" });
+      const tools = el("ul", { class: "tool-options" }, ...server.tools.map((tool) => el("li", {},
+        toolCheckbox(`${server.name}/${tool.name}`, all || chosen.has(`${server.name}/${tool.name}`),
+          [el("code", { text: tool.name }), tool.description ? el("span", { class: "faint tool-desc", text: tool.description }) : null],
+          { disabled: all, "data-tool": "" }))));
+      const legend = el("legend", {}, el("span", { text: server.name }),
+        server.shared ? el("span", { class: "badge badge-accent", text: "shared" }) : null,
+        server.status === "error" ? el("span", { class: "badge badge-danger", title: server.error || "", text: "error" }) : null);
+      const set = el("fieldset", { class: "tools-server", "data-tools-server": server.name }, legend);
+      if (server.tools.length) set.append(allBox, tools);
+      else set.append(el("p", { class: "faint", text: "No tools listed: check the server on the Tools page." }));
+      return set;
+    }));
+  }
+  async function openTools() {
+    f("tools-status").textContent = "";
+    f("tools-approval").value = settings.params.tool_approval === "ask" ? "ask" : "auto";
+    toolsDialog.showModal();
+    try {
+      await loadToolServers();
+      drawToolServers();
+    } catch (err) {
+      f("tools-servers").replaceChildren(el("p", { class: "msg-error", text: "Could not load the tool servers: " + err.message }));
+    }
+  }
+  if (toolsDialog) {
+    f("tools-servers").addEventListener("change", (e) => {
+      const all = e.target.closest("[data-all]");
+      if (!all) return;
+      const set = all.closest("fieldset");
+      for (const box of set.querySelectorAll("[data-tool]")) {
+        box.disabled = all.checked;
+        box.checked = all.checked;
+      }
+    });
+    f("tools-save").addEventListener("click", async () => {
+      const specs = [];
+      for (const set of f("tools-servers").querySelectorAll("fieldset")) {
+        const all = set.querySelector("[data-all]");
+        if (all && all.checked) specs.push(all.value);
+        else for (const box of set.querySelectorAll("[data-tool]:checked")) specs.push(box.value);
+      }
+      const params = Object.assign({}, settings.params);
+      if (specs.length) params.tools = specs;
+      else delete params.tools;
+      if (f("tools-approval").value === "ask") params.tool_approval = "ask";
+      else delete params.tool_approval;
+      if (conversationId) {
+        try {
+          await P.api("PATCH", `/api/v1/conversations/${conversationId}/`, { params });
+        } catch (err) {
+          f("tools-status").textContent = "Not saved: " + err.message;
+          return;
+        }
+      }
+      settings.params = params;
+      showToolCount();
+      toolsDialog.close();
+      P.toast(specs.length ? `Tools saved: ${countTools(specs)} on` : "Tools off for this chat");
+      toolsBtn.focus();
+    });
+    document.addEventListener("click", (e) => {
+      if (e.target.closest("[data-open-tools]")) openTools();
+    });
+    showToolCount();
+    if (chosenTools().some((spec) => String(spec).endsWith("/*"))) loadToolServers().then(showToolCount).catch(() => {});
+  }
+
   // ---------- composer ----------
   function autosize() {
     input.style.height = "auto";
@@ -207,11 +328,13 @@
     return Object.assign({}, m, {
       parent_id: m.parent_id === undefined ? m.reply_to || null : m.parent_id,
       citations: m.citations || meta.citations || [],
-      tool_calls: m.tool_calls || meta.tool_calls || [],
+      tool_calls: P.storedToolCalls(m.tool_calls || meta.tool_calls, m.tool_results || meta.tool_results)
+        .map((c) => (toolAnswers.has(c.id) ? Object.assign(c, { approval: toolAnswers.get(c.id) }) : c)),
       fused: m.fused !== undefined ? m.fused : !!(meta.merge && meta.merge.fused_from),
     });
   }
   const all = new Map(); // id -> message, creation order
+  const toolAnswers = new Map(); // tool call id -> "approved" | "denied", answered on this page
   function load(list) {
     all.clear();
     for (const m of list) all.set(m.id, normalise(m));
@@ -328,11 +451,11 @@
       this.reasoningBody = el("div", { class: "reasoning-body md" });
       this.reasoning.append(this.reasoningSummary, this.reasoningBody);
       this.body = el("div", { class: "msg-body md" });
-      this.tools = el("div", { class: "tool-calls", hidden: true });
+      this.toolThread = new P.ToolThread(this.body, (call, approve) => answerToolCall(this, call, approve));
       this.sources = el("div", { class: "citations", hidden: true });
       this.errorBox = el("div", { class: "msg-error", hidden: true });
       this.meta = el("div", { class: "msg-meta" });
-      this.node.append(this.head, this.reasoning, this.tools, this.body, this.sources, this.errorBox, this.meta);
+      this.node.append(this.head, this.reasoning, this.body, this.sources, this.errorBox, this.meta);
       this.pending = false;
       this.render();
     }
@@ -355,7 +478,9 @@
       const d = this.data;
       this.modelName.textContent = d.model || model || "assistant";
       const streaming = d.status === "streaming";
-      if (d.content) P.renderMarkdown(this.body, d.content);
+      const calls = d.tool_calls || [];
+      if (calls.length) this.toolThread.render(d.content, calls, streaming);
+      else if (d.content) P.renderMarkdown(this.body, d.content);
       else if (streaming) this.body.replaceChildren(el("span", { class: "typing", "aria-label": "Waiting for the reply" }, el("i"), el("i"), el("i")));
       else this.body.replaceChildren();
       this.body.classList.toggle("cursor", streaming && !!d.content);
@@ -371,20 +496,9 @@
         this.badge.textContent = label[0];
         this.badge.className = "badge " + label[1];
       }
-      this.renderTools();
       this.renderCitations();
       this.renderError();
       this.renderMeta();
-    }
-    renderTools() {
-      const calls = this.data.tool_calls || [];
-      this.tools.hidden = !calls.length;
-      this.tools.replaceChildren(
-        ...calls.map((c) => {
-          const args = typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments || {});
-          return el("div", { class: "tool-call" }, icon("sliders"), el("code", { text: c.name || "tool" }), el("span", { class: "faint", text: args }));
-        })
-      );
     }
     renderCitations() {
       const cites = this.data.citations || [];
@@ -442,6 +556,16 @@
       this.meta.replaceChildren(...items);
       this.meta.hidden = !items.length;
     }
+  }
+
+  function answerToolCall(reply, call, approve) {
+    const generationId = reply.data.generation_id || (stream.generation && stream.generation.id);
+    return P.answerToolCall(generationId, call, approve, () => {
+      // Kept for the redraws from the stored thread (which knows the results, not who answered).
+      if (call.approval === "approved" || call.approval === "denied") toolAnswers.set(call.id, call.approval);
+      else toolAnswers.delete(call.id);
+      reply.render();
+    });
   }
 
   const replies = new Map(); // message id -> Reply on screen

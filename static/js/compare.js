@@ -48,6 +48,7 @@
     col.reasoningBody = el("div", { class: "reasoning-body md" });
     col.reasoningBox.append(col.reasoningBody);
     col.errorBox = el("div", { class: "msg-error", hidden: true });
+    col.toolThread = new P.ToolThread(col.body, (call, approve) => P.answerToolCall(col.generation_id, call, approve, () => renderColumn(col)));
     col.stats = el("div", { class: "grow" });
     col.pick = el("button", { type: "button", class: "btn btn-sm", disabled: true, text: "Continue with this" });
     col.pick.addEventListener("click", () => pickAnswer(col));
@@ -62,7 +63,8 @@
     col.badge.className = "badge " + (cls || "");
   }
   function renderColumn(col) {
-    if (col.content) P.renderMarkdown(col.body, col.content);
+    if (col.tool_calls.length) col.toolThread.render(col.content, col.tool_calls, col.status === "streaming" || col.status === "waiting");
+    else if (col.content) P.renderMarkdown(col.body, col.content);
     else if (col.status !== "streaming" && col.status !== "waiting") col.body.replaceChildren();
     col.body.classList.toggle("cursor", col.status === "streaming" && !!col.content);
     if (col.reasoning) {

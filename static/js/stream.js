@@ -5,7 +5,8 @@
   const P = window.Parley;
 
   /** A reply's state as events arrive: the one reducer of SPEC §4 events (start, content, reasoning, tool_call,
-      citations, usage, snapshot, error, done). Returns true when the event changed something to draw. */
+      tool_approval, tool_result, citations, usage, snapshot, error, done). Returns true when the event changed
+      something to draw. */
   P.replyState = function (data) {
     return Object.assign({ content: "", reasoning: "", usage: {}, status: "streaming", citations: [], tool_calls: [] }, data);
   };
@@ -13,6 +14,7 @@
     switch (evt.type) {
       case "start":
         if (evt.message_id) d.id = evt.message_id;
+        if (evt.generation_id) d.generation_id = evt.generation_id;
         if (evt.model) d.model = evt.model;
         d.status = "streaming";
         d.error = "";
@@ -28,8 +30,21 @@
         d.citations = evt.citations || [];
         return true;
       case "tool_call":
-        d.tool_calls = (d.tool_calls || []).filter((c) => c.id !== evt.id).concat([{ id: evt.id, name: evt.name, arguments: evt.arguments }]);
+      case "tool_approval":
+      case "tool_result": {
+        // One entry per call id, placed where the text was when it was made; approval and result join it.
+        d.tool_calls = (d.tool_calls || []).slice();
+        let call = d.tool_calls.find((c) => c.id === evt.id);
+        if (!call) d.tool_calls.push((call = { id: evt.id, offset: d.content.length }));
+        if (evt.name) call.name = evt.name;
+        if (evt.arguments !== undefined) call.arguments = evt.arguments;
+        if (evt.type === "tool_approval" && !call.result && !call.approval) call.approval = "pending";
+        if (evt.type === "tool_result") {
+          call.result = { content: evt.content, is_error: !!evt.is_error };
+          if (call.approval === "pending") call.approval = null; // answered elsewhere, or it timed out
+        }
         return true;
+      }
       case "usage":
         d.usage = Object.assign({}, d.usage, evt);
         if (evt.cost != null) d.cost = evt.cost;

@@ -173,7 +173,6 @@ def test_bad_bodies_are_clear_400s(api, admin_api):
         ({"name": "ok", "url": "ftp://example.com/mcp"}, "url"),
         ({"name": "ok", "url": "http://user:pw@93.184.215.14/mcp"}, "url"),
         ({"name": "ok", "url": "http://93.184.215.14/mcp", "transport": "carrier-pigeon"}, "transport"),
-        ({"name": "ok", "url": "http://93.184.215.14/mcp", "transport": "stdio"}, "transport"),
         ({"name": "ok", "url": "http://93.184.215.14/mcp", "headers": {"Bad Header": "x"}}, "headers"),
         ({"name": "ok", "url": "http://93.184.215.14/mcp", "headers": {"X-A": "line\r\nInjected: 1"}}, "headers"),
         ({"name": "ok", "url": "http://93.184.215.14/mcp", "headers": ["not", "an", "object"]}, "headers"),

@@ -5,18 +5,16 @@ from core.serializers import StrictFieldsMixin
 from tools.models import McpServer, Transport
 
 
-class TransportField(serializers.ChoiceField):
-    """streamable_http or sse; stdio is refused with its own reason (SPEC §7: admins, in the admin site only)."""
+def _transport_field(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=Transport.choices,
+        help_text="`streamable_http` (default), `sse`, or `stdio` (admins only, and only with "
+        "PARLEY_MCP_ALLOW_STDIO=1; otherwise 403 `stdio_not_allowed`).", **kwargs)
 
-    def __init__(self, **kwargs):
-        super().__init__(choices=Transport.choices, **kwargs)
 
-    def to_internal_value(self, data):
-        if data == "stdio":
-            self.fail("stdio")
-        return super().to_internal_value(data)
-
-    default_error_messages = {"stdio": "stdio servers cannot be added over the API."}
+def _env_field(**kwargs) -> serializers.DictField:
+    return serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+                                 required=False, write_only=True, **kwargs)
 
 
 class McpToolSerializer(serializers.Serializer):
@@ -26,21 +24,37 @@ class McpToolSerializer(serializers.Serializer):
 
 
 class McpServerSerializer(serializers.ModelSerializer):
+    """`command` is shown to admins only (null for everyone else, and for servers that are not stdio)."""
+
     shared = serializers.BooleanField(read_only=True)
     tools = McpToolSerializer(many=True, read_only=True,
                               help_text="As the server listed them at the last check.")
+    command = serializers.CharField(read_only=True, allow_null=True,
+                                    help_text="stdio servers only, and only for admins: the command line.")
 
     class Meta:
         model = McpServer
-        fields = ["id", "name", "url", "transport", "enabled", "shared", "status", "error", "tools",
+        fields = ["id", "name", "url", "transport", "command", "enabled", "shared", "status", "error", "tools",
                   "last_checked_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        staff = bool(request and request.user.is_staff)
+        if instance.transport != Transport.STDIO or not staff:
+            data["command"] = None
+        return data
 
 
 class McpServerCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=32, help_text="[a-z0-9_-]{1,32}, unique among your servers.")
-    url = serializers.URLField(max_length=500)
-    transport = TransportField(default=Transport.STREAMABLE_HTTP)
+    url = serializers.URLField(max_length=500, required=False, help_text="Required unless `transport` is stdio.")
+    transport = _transport_field(default=Transport.STREAMABLE_HTTP)
+    command = serializers.CharField(max_length=1000, required=False, trim_whitespace=False,
+                                    help_text="stdio only: the command line that starts the server (split like a "
+                                    "shell would, without running one).")
+    env = _env_field(help_text="stdio only: extra environment variables; stored encrypted, never returned.")
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False),
                                     required=False, write_only=True,
                                     help_text="Sent with every request (e.g. Authorization); stored encrypted, "
@@ -51,7 +65,10 @@ class McpServerCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 class McpServerUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=32, required=False)
     url = serializers.URLField(max_length=500, required=False)
-    transport = TransportField(required=False)
+    transport = _transport_field(required=False)
+    command = serializers.CharField(max_length=1000, required=False, trim_whitespace=False,
+                                    help_text="stdio only (admins).")
+    env = _env_field(help_text="stdio only (admins): replaces the stored environment.")
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False),
                                     required=False, write_only=True, help_text="Replaces the stored headers.")
     enabled = serializers.BooleanField(required=False)

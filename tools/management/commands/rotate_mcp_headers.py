@@ -1,4 +1,4 @@
-"""`manage.py rotate_mcp_headers`: re-encrypt every MCP server's headers under the newest key.
+"""`manage.py rotate_mcp_headers`: re-encrypt every MCP server's headers (and stdio environment) under the newest key.
 
 The companion of providers' `rotate_encryption_keys` (providers sits below tools and cannot know its rows):
 run both after putting a new key first in PARLEY_ENCRYPTION_KEYS, then drop the old keys.
@@ -20,13 +20,16 @@ class Command(BaseCommand):
             raise CommandError("PARLEY_ENCRYPTION_KEYS is empty.")
         rotated, lost = 0, []
         with transaction.atomic():
-            for server in McpServer.objects.select_for_update().exclude(encrypted_headers="").order_by("pk"):
+            stored = McpServer.objects.select_for_update().exclude(encrypted_headers="", encrypted_env="")
+            for server in stored.order_by("pk"):
                 try:
-                    server.encrypted_headers = rotate_secret(server.encrypted_headers)
+                    for field in ("encrypted_headers", "encrypted_env"):
+                        if getattr(server, field):
+                            setattr(server, field, rotate_secret(getattr(server, field)))
                 except SecretUndecryptable:
                     lost.append(f"MCP server id={server.pk} {server.name}")
                     continue
-                server.save(update_fields=["encrypted_headers"])
+                server.save(update_fields=["encrypted_headers", "encrypted_env"])
                 rotated += 1
         self.stdout.write(f"Re-encrypted the headers of {rotated} MCP server(s) under the newest key.")
         if lost:
