@@ -130,6 +130,10 @@ class Generation(models.Model):
     # Seqs up to this one may have reached a client before their slice was written: the runner hands out none
     # past it, and raises it ahead (with the slices) as the reply grows; a repair numbers its end after it.
     reserved_seq = models.PositiveIntegerField(default=SEQ_RESERVATION)
+    # A continued reply's message starts with the text it had before (its log holds only what follows): how much,
+    # so a repair rebuilds before + logged instead of dropping what came before.
+    content_before_chars = models.PositiveIntegerField(default=0)
+    reasoning_before_chars = models.PositiveIntegerField(default=0)
     # Compare fan-outs share a group id so their events can be tagged and followed together.
     group_id = models.UUIDField(null=True, blank=True, db_index=True)
     finish_reason = models.CharField(max_length=64, blank=True)

@@ -300,6 +300,7 @@ def _store_continuation(plan: StartPlan, runner: str) -> Generation:
     generation = Generation.objects.create(
         id=plan.generation_id, owner=plan.user, conversation=plan.conversation, message=message, model=plan.model,
         status=GenerationStatus.RUNNING, runner=runner, started_at=now, heartbeat_at=now,
+        content_before_chars=len(message.content), reasoning_before_chars=len(message.reasoning),
     )
     message.status = MessageStatus.STREAMING
     _announce_on_commit([message], generation)

@@ -92,8 +92,12 @@ def close_orphan(generation_id, *, status: str) -> int:
         if generation.message_id:
             text = {}
             if logged:
-                text = {"content": "".join(e.get("content", "") for e in logged if e["type"] == "content"),
-                        "reasoning": "".join(e.get("reasoning", "") for e in logged if e["type"] == "reasoning")}
+                # A continued reply keeps the text it had before its continuation (the stored text starts with it).
+                before = Message.objects.filter(pk=generation.message_id).values("content", "reasoning").first()
+                text = {"content": before["content"][:generation.content_before_chars]
+                        + "".join(e.get("content", "") for e in logged if e["type"] == "content"),
+                        "reasoning": before["reasoning"][:generation.reasoning_before_chars]
+                        + "".join(e.get("reasoning", "") for e in logged if e["type"] == "reasoning")}
             priced = reply_usage_record(
                 generation_id=generation.pk, model=generation.model, status=str(status), usage=generation.usage or {},
                 cost=generation.cost, text=text.get("content", ""), reasoning=text.get("reasoning", ""),

@@ -119,3 +119,37 @@ def test_a_websocket_client_of_a_killed_web_process_resumes_on_another(start_web
             if frame["type"] != "message":
                 resumed.append(frame)
     assert_resumed_to_the_stored_reply(before, resumed, Message.objects.get(pk=before[0]["message_id"]))
+
+
+def test_a_continued_reply_whose_process_was_killed_keeps_the_text_it_had_before(
+        start_web_process, fake_provider, token, user):
+    from chats.models import Generation, Message, MessageStatus
+    from chats.services import conversation_create, message_create
+
+    conversation = conversation_create(owner=user, default_model="openai/story-3000-5")
+    question = message_create(conversation=conversation, content="tell me")
+    stopped = Message.objects.create(conversation=conversation, role="assistant", reply_to=question,
+                                     content="Once upon a time ", status=MessageStatus.CANCELLED,
+                                     model="openai/story-3000-5")
+    runner = start_web_process(**fake_provider_env(fake_provider))
+    auth = {"Authorization": f"Bearer {token}"}
+    before: list[dict] = []
+    with httpx.stream("POST", f"{runner.url}/api/v1/messages/{stopped.pk}/continue/", headers=auth,
+                      timeout=30) as reply:
+        assert reply.status_code == 200
+        for line in reply.iter_lines():
+            if line.startswith("data:"):
+                before.append(json.loads(line[5:]))
+                if len(before) == 40:
+                    runner.kill()
+                    break
+    assert what_the_user_sees(before)["content"]
+
+    call_command("repair_generations", stdout=StringIO())
+    stopped.refresh_from_db()
+    generation = Generation.objects.get(pk=before[0]["generation_id"])
+    assert (generation.status, stopped.status) == ("interrupted", "interrupted")
+    # The text from before the continue stays, followed by what the continuation had logged (a prefix of what the
+    # client saw: the last slice may not have reached the database).
+    assert stopped.content.startswith("Once upon a time w1 ")
+    assert what_the_user_sees(before)["content"].startswith(stopped.content.removeprefix("Once upon a time "))
