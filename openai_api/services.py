@@ -22,13 +22,14 @@ class Caller:
 
 
 def gateway_call_record(*, caller: Caller, model: str, via: str, stream: bool, status: str, error_code: str = "",
-                        usage: dict | None = None, latency_ms: int | None = None, reservation=None):
+                        usage: dict | None = None, latency_ms: int | None = None, reservation=None, request=None,
+                        text: str = ""):
     from usage.models import UsageKind
     from usage.services import call_usage_record
 
     return call_usage_record(kind=UsageKind.GATEWAY, owner_id=caller.user_id, token_id=caller.token_id, model=model,
                              via=via, stream=stream, status=status, error_code=error_code, usage=usage,
-                             latency_ms=latency_ms, reservation=reservation)
+                             latency_ms=latency_ms, reservation=reservation, request=request, text=text)
 
 
 def calls_reserve(*, caller: Caller, calls: list[tuple[Route, ChatRequest]], via: str = "", stream: bool = False
@@ -67,10 +68,11 @@ def call_start(*, caller: Caller, completion: CompletionRequest) -> tuple[Route,
 
 class CallMeter:
     """What one upstream call did, written as one GatewayCall row when it ends (never per chunk): the row its
-    start reserved, or a new one."""
+    start reserved, or a new one. A stream the provider accepted carries its `request` and the `text` it sent, so
+    one that ends before the provider's usage (a client gone, a cut stream) is estimated, not free."""
 
     __slots__ = ("caller", "model", "via", "stream", "started", "usage", "status", "error_code", "recorded",
-                 "reservation")
+                 "reservation", "request", "text")
 
     def __init__(self, caller: Caller, model: str, *, via: str = "", stream: bool = False, reservation=None) -> None:
         self.caller, self.model, self.via, self.stream = caller, model, via, stream
@@ -79,6 +81,7 @@ class CallMeter:
         self.usage: dict | None = None
         self.status, self.error_code = GatewayCallStatus.CANCELLED, ""
         self.recorded = False
+        self.request, self.text = None, ""
 
     def failed(self, code: str) -> None:
         self.status, self.error_code = GatewayCallStatus.FAILED, code
@@ -90,7 +93,7 @@ class CallMeter:
         latency = int((time.monotonic() - self.started) * 1000)
         write = db_call(gateway_call_record, caller=self.caller, model=self.model, via=self.via, stream=self.stream,
                         status=self.status, error_code=self.error_code, usage=self.usage, latency_ms=latency,
-                        reservation=self.reservation)
+                        reservation=self.reservation, request=self.request, text=self.text)
         # Shielded: a client that goes away cancels the request, not the record of what it cost.
         await asyncio.shield(asyncio.ensure_future(write))
 
@@ -155,7 +158,14 @@ async def completion_stream(meter: CallMeter, route: Route, chat: ChatRequest, w
         await events.aclose()
         await meter.record()
         raise
+    meter.request = chat  # accepted: from here on an early end is estimated from the request and the text
     return _relay(meter, first, events, writer)
+
+
+def _took(meter: CallMeter, writer: ChunkWriter) -> None:
+    """What a stream that ends without (or before) the provider's usage is recorded with."""
+    meter.usage = meter.usage or writer.usage or writer.prompt_usage
+    meter.text = "".join(writer.text)
 
 
 async def _relay(meter: CallMeter, first, events, writer: ChunkWriter) -> AsyncIterator[bytes]:
@@ -183,12 +193,12 @@ async def _relay(meter: CallMeter, first, events, writer: ChunkWriter) -> AsyncI
                         ready.set()
                     event = await anext(events)
         except ProviderError as exc:
-            meter.usage = writer.usage
             meter.failed(exc.code)
+            _took(meter, writer)
             await meter.record()
             pending.append(writer.error(from_provider_error(exc)))
         finally:
-            meter.usage = meter.usage or writer.usage
+            _took(meter, writer)
             await meter.record()
             ended = True
             ready.set()

@@ -336,6 +336,10 @@ class ChunkWriter:
     usage: dict | None = None
     finish_reason: str = ""
     tool_calls: int = 0
+    # What a call that ends before the provider's usage is priced from (usage.services.call_usage_record): the
+    # prompt's count when the provider told it as the stream began, and the text sent (one append per chunk).
+    prompt_usage: dict | None = None
+    text: list[str] = field(default_factory=list)
     _open: bytes = b""
     _envelope: dict = field(default_factory=dict)
 
@@ -356,14 +360,19 @@ class ChunkWriter:
         """The bytes for one event (b"" for those OpenAI's format has no place for, and for usage until the end)."""
         kind = event.kind
         if kind is EventKind.TEXT:
+            self.text.append(event.text)
             return self._chunk({"content": event.text})
         if kind is EventKind.REASONING:
+            self.text.append(event.text)
             return self._chunk({"reasoning_content": event.text})
         if kind is EventKind.TOOL_CALL:
             self.tool_calls += 1
             return self._chunk({"tool_calls": [tool_call_entry(self.tool_calls - 1, event.data)]})
         if kind is EventKind.USAGE:
             self.usage = event.data
+            return b""
+        if kind is EventKind.PROMPT_USAGE:
+            self.prompt_usage = event.data
             return b""
         if kind is EventKind.FINISH:
             self.finish_reason = event.data.get("finish_reason") or "stop"

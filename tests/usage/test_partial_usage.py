@@ -81,3 +81,47 @@ async def test_a_complete_reply_is_priced_from_its_final_usage(live_asgi, fake_p
     # The fake counts characters of the answer as completion tokens: "w1 w2 w3 w4 " is 4 pieces of 3.
     assert (record.status, record.prompt_tokens, record.cost_source) == ("complete", TOLD, "catalog")
     assert record.cost == cost(TOLD, record.completion_tokens)
+
+
+async def _gateway_record(user) -> UsageRecord:
+    """The gateway call's row once its end is recorded (the server records it after the client has gone)."""
+    import asyncio
+
+    for _ in range(200):
+        record = await UsageRecord.objects.filter(owner=user, kind="gateway", finished_at__isnull=False).afirst()
+        if record is not None:
+            return record
+        await asyncio.sleep(0.05)
+    raise AssertionError("the gateway call was never recorded")
+
+
+async def test_a_gateway_stream_failing_mid_way_is_priced_from_the_prompt_tokens_it_was_told(
+        live_asgi, fake_provider, spender):
+    model = "anthropic/fail-after-3"
+    await sync_to_async(price)(model, "0.001", "0.002")
+    async with client_for(live_asgi, spender) as client:
+        response = await client.post("/v1/chat/completions", json={
+            "model": model, "stream": True, "messages": [{"role": "user", "content": PROMPT}]})
+    assert response.status_code == 200 and '"error"' in response.text
+    record = await _gateway_record(spender)
+    completion = -(-len("w1 w2 w3 ") // 4)
+    assert (record.status, record.prompt_tokens, record.completion_tokens) == ("failed", TOLD, completion)
+    assert record.cost_source == "estimated" and record.cost == cost(TOLD, completion)
+
+
+async def test_a_gateway_stream_the_client_leaves_is_estimated_not_free(live_asgi, fake_provider, spender):
+    model = "openai/story-200-20"
+    await sync_to_async(price)(model, "0.001", "0.002")
+    async with client_for(live_asgi, spender) as client:
+        async with client.stream("POST", "/v1/chat/completions", json={
+                "model": model, "stream": True, "messages": [{"role": "user", "content": PROMPT}]}) as response:
+            assert response.status_code == 200
+            chunks = 0
+            async for line in response.aiter_lines():
+                chunks += line.startswith("data:")
+                if chunks == 6:
+                    break
+    record = await _gateway_record(spender)
+    assert record.status == "cancelled" and record.cost_source == "estimated"
+    assert record.prompt_tokens == ESTIMATED and 0 < record.completion_tokens < 200
+    assert record.cost == cost(ESTIMATED, record.completion_tokens)
