@@ -1,30 +1,16 @@
-"""A tiny MCP server on stdin/stdout, built with the official SDK's server side: run it as a script.
-
-Tools: `add`, `slow` (sleeps), `fail` (raises), `env` (reads one environment variable, to show what the command is
-given) — the stdio counterpart of tests/fixtures/mcp_server.py.
+"""A tiny MCP server on stdin/stdout: the calculator fixture of tests/fixtures/mcp_server.py (add, slow, fail,
+image, big), plus `env` (reads one environment variable, to show what the command is given). Run it as a script.
 """
 import os
 import sys
+from pathlib import Path
 
 
 def build():
-    import anyio
-    from mcp.server.mcpserver import MCPServer
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the checkout is not on the path
+    from tests.fixtures.mcp_server import calculator_server
 
-    server = MCPServer("stdio-fixture")
-
-    @server.tool(description="Add two numbers.")
-    def add(a: float, b: float) -> str:
-        return str(a + b)
-
-    @server.tool(description="Answer after `seconds` seconds.")
-    async def slow(seconds: float = 30) -> str:
-        await anyio.sleep(seconds)
-        return "done"
-
-    @server.tool(description="Always fails.")
-    def fail() -> str:
-        raise RuntimeError("the stdio fixture tool failed on purpose")
+    server = calculator_server()
 
     @server.tool(description="The value of one environment variable, or (unset).")
     def env(name: str) -> str:

@@ -76,7 +76,7 @@ def test_an_admin_adds_a_shared_one_and_it_lists_and_calls_tools(admin_api, user
     assert ENV_SECRET not in answer.content.decode()
     refreshed = admin_api.post(f"/api/v1/mcp/servers/{body['id']}/refresh/").json()
     assert refreshed["status"] == "connected", refreshed
-    assert [t["name"] for t in refreshed["tools"]] == ["add", "slow", "fail", "env"]
+    assert [t["name"] for t in refreshed["tools"]] == ["add", "slow", "fail", "image", "big", "env"]
 
     server = McpServer.objects.get()
     assert server.get_env() == {"FIXTURE_TOKEN": ENV_SECRET} and ENV_SECRET not in server.encrypted_env
@@ -92,7 +92,7 @@ def test_an_admin_adds_a_shared_one_and_it_lists_and_calls_tools(admin_api, user
         assert page.status_code == 200
         assert str(SCRIPT) not in page.content.decode() and ENV_SECRET not in page.content.decode()
     listed = user_api.get("/api/v1/mcp/servers/").json()
-    assert listed[0]["command"] is None and listed[0]["status"] == "connected" and len(listed[0]["tools"]) == 4
+    assert listed[0]["command"] is None and listed[0]["status"] == "connected" and len(listed[0]["tools"]) == 6
     assert user_api.patch(f"/api/v1/mcp/servers/{body['id']}/", {"enabled": False},
                           format="json").status_code == 403
 
