@@ -64,6 +64,25 @@ def other_user(make_user):
     return make_user("mallory")
 
 
+def _with_api_token(user):
+    from accounts.services import api_token_create
+
+    _, user.raw_token = api_token_create(user=user, name="tests")
+    return user
+
+
+@pytest.fixture
+def alice(django_user_model):
+    """A user with an API token (`raw_token`), for the live-server tests (not with `user`: the same name)."""
+    return _with_api_token(django_user_model.objects.create_user("alice", password="correct horse battery staple"))
+
+
+@pytest.fixture
+def mallory(django_user_model):
+    """Another user with an API token (`raw_token`)."""
+    return _with_api_token(django_user_model.objects.create_user("mallory", password="correct horse battery staple"))
+
+
 def token_client(user) -> APIClient:
     from accounts.services import api_token_create
 

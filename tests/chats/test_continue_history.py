@@ -6,13 +6,13 @@ from asgiref.sync import sync_to_async
 from chats.models import Generation
 from chats.services import conversation_create
 from tests.chats.streaming_client import read_events, story_text, text_of
-from tests.chats.test_tree import _sse, alice, client_for  # noqa: F401  (alice: a fixture)
+from tests.chats.test_tree import _sse, client_for
 from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def test_a_continued_reply_keeps_its_earlier_generation(live_asgi, fake_provider, alice):  # noqa: F811
+async def test_a_continued_reply_keeps_its_earlier_generation(live_asgi, fake_provider, alice):
     conversation = await sync_to_async(conversation_create)(owner=alice, default_model="openai/story-200-20")
     async with client_for(live_asgi, alice) as client:
         async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from chats.services import conversation_create
 from tests.chats.streaming_client import story_text, text_of
-from tests.chats.test_streaming_ws import alice, connect  # noqa: F401  (alice: a fixture)
+from tests.chats.test_streaming_ws import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +30,7 @@ def shape(frames: list[dict]) -> list[tuple]:
 
 
 async def test_the_sender_gets_the_message_frames_every_other_socket_gets_then_its_reply(live_asgi, fake_provider,
-                                                                                       alice):  # noqa: F811
+                                                                                       alice):
     conversation = await sync_to_async(conversation_create)(owner=alice, default_model="openai/story-6-5")
     async with connect(live_asgi, conversation.pk, alice) as tab, connect(live_asgi, conversation.pk, alice) as sender:
         # A frame is handled once the socket's connect (which joins the conversation's group) is over.
@@ -51,7 +51,7 @@ async def test_the_sender_gets_the_message_frames_every_other_socket_gets_then_i
     assert shape(mine) == shape(theirs)
 
 
-async def test_each_send_announces_its_own_messages_only(live_asgi, fake_provider, alice):  # noqa: F811
+async def test_each_send_announces_its_own_messages_only(live_asgi, fake_provider, alice):
     conversation = await sync_to_async(conversation_create)(owner=alice, default_model="openai/echo")
     async with connect(live_asgi, conversation.pk, alice) as sender:
         await sender.send(json.dumps({"type": "send", "content": "first"}))

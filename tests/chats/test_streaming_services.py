@@ -9,7 +9,6 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
-from accounts.services import api_token_create
 from chats.models import Message, MessageStatus
 from chats.services import conversation_create, message_create
 from tests.chats.streaming_client import bearer, read_events, story_text, text_of
@@ -22,13 +21,6 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 def two_servers(start_subprocess_server, fake_provider):
     env = {**fake_provider_env(fake_provider), "REDIS_URL": os.environ["REDIS_URL"]}
     return start_subprocess_server(env), start_subprocess_server(env)
-
-
-@pytest.fixture
-def alice(django_user_model):
-    user = django_user_model.objects.create_user("alice", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="services")
-    return user
 
 
 def conversation_with_prompt(user, model: str):

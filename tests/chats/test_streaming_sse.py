@@ -5,29 +5,12 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
-from accounts.services import api_token_create
 from chats.generations.state import RUNS
 from chats.models import Generation, GenerationStatus, Message, MessageStatus
 from chats.services import conversation_create, message_create
 from tests.chats.streaming_client import bearer, read_events, story_text, text_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def alice(django_user_model):
-    user = django_user_model.objects.create_user("alice", password="correct horse battery staple")
-    _, raw = api_token_create(user=user, name="sse")
-    user.raw_token = raw
-    return user
-
-
-@pytest.fixture
-def mallory(django_user_model):
-    user = django_user_model.objects.create_user("mallory", password="correct horse battery staple")
-    _, raw = api_token_create(user=user, name="sse")
-    user.raw_token = raw
-    return user
 
 
 def client_for(server, user=None, **kwargs) -> httpx.AsyncClient:

@@ -7,26 +7,11 @@ import websockets
 from asgiref.sync import sync_to_async
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from accounts.services import api_token_create
 from chats.models import Generation, GenerationStatus, Message, MessageStatus
 from chats.services import conversation_create
 from tests.chats.streaming_client import bearer, story_text, text_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def alice(django_user_model):
-    user = django_user_model.objects.create_user("alice", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="ws")
-    return user
-
-
-@pytest.fixture
-def mallory(django_user_model):
-    user = django_user_model.objects.create_user("mallory", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="ws")
-    return user
 
 
 def connect(server, conversation_id, user=None, **kwargs):

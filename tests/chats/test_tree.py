@@ -9,29 +9,11 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.apps import apps
 
-from accounts.services import api_token_create
 from chats.models import Generation, GenerationStatus, Message, MessageStatus
 from chats.services import conversation_create, message_create
 from tests.chats.streaming_client import bearer, read_events, story_text, text_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _user(django_user_model, name):
-    user = django_user_model.objects.create_user(name, password="correct horse battery staple")
-    _, raw = api_token_create(user=user, name="tree")
-    user.raw_token = raw
-    return user
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return _user(django_user_model, "alice")
-
-
-@pytest.fixture
-def mallory(django_user_model):
-    return _user(django_user_model, "mallory")
 
 
 def client_for(server, user) -> httpx.AsyncClient:

@@ -7,7 +7,6 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
-from accounts.services import api_token_create
 from chats.services import conversation_create
 from merging.models import MergeJob
 from tests.chats.streaming_client import bearer
@@ -34,13 +33,6 @@ MALFORMED = [
     (json.dumps({"type": "x", "content": "a\u0000b"}), {"invalid_characters"}),
     (json.dumps({"type": "x", "pad": "x" * 1_100_000}), {"too_large"}),
 ]
-
-
-@pytest.fixture
-def alice(django_user_model):
-    user = django_user_model.objects.create_user("alice", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="ws")
-    return user
 
 
 async def refused(ws, frame, codes):

@@ -1,7 +1,6 @@
 """Real MCP servers on loopback (the SDK's server side), one set for the whole test session."""
 import pytest
 
-from accounts.services import api_token_create
 from tests.fixtures.mcp_server import mcp_server, start_many_tools, start_not_mcp  # noqa: F401
 
 
@@ -29,21 +28,6 @@ def dead_url():
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}/mcp"
-
-
-@pytest.fixture
-def alice(django_user_model):
-    """A user with an API token (`raw_token`) for the live-server tests."""
-    user = django_user_model.objects.create_user("alice", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="loop")
-    return user
-
-
-@pytest.fixture
-def mallory(django_user_model):
-    user = django_user_model.objects.create_user("mallory", password="correct horse battery staple")
-    _, user.raw_token = api_token_create(user=user, name="loop")
-    return user
 
 
 def shared_server(name: str, url: str, *, refresh: bool = True):

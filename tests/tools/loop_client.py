@@ -74,6 +74,14 @@ async def receive_until(ws, kind: str) -> list[dict]:
     return frames
 
 
+async def read_until(response, kind: str) -> list[dict]:
+    """The SSE events of an open stream up to the first of `kind` (the stream stays open for the rest)."""
+    events = []
+    while not of_type(events, kind):
+        events += await read_events(response, stop_after=1)
+    return events
+
+
 async def approve_over_rest(client, generation_id, call_id, approve) -> httpx.Response:
     return await client.post(f"/api/v1/generations/{generation_id}/tool-approval/",
                              json={"id": call_id, "approve": approve})

@@ -17,6 +17,7 @@ from tests.tools.loop_client import (
     conversation_with_tools,
     of_type,
     offered_names,
+    read_until,
     receive_until,
     results_sent,
     stored_reply,
@@ -68,9 +69,7 @@ async def test_approval_ask_over_sse_and_rest(live_asgi, fake_provider, alice, m
         async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
                                  json={"content": '{"a": 1, "b": 1}'}) as response:
             generation_id = response.headers["X-Generation-ID"]
-            events = []
-            while not of_type(events, "tool_approval"):
-                events += await read_events(response, stop_after=1)
+            events = await read_until(response, "tool_approval")
             [asked] = of_type(events, "tool_approval")
             [call] = of_type(events, "tool_call")
             assert asked == {**asked, "id": call["id"], "name": "calc/add", "arguments": call["arguments"]}
@@ -189,9 +188,7 @@ async def test_resume_in_the_middle_of_a_tool_round(live_asgi, fake_provider, al
         async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
                                  json={"content": '{"a": 6, "b": 7}'}) as response:
             generation_id = response.headers["X-Generation-ID"]
-            seen = []
-            while not of_type(seen, "tool_approval"):
-                seen += await read_events(response, stop_after=1)
+            seen = await read_until(response, "tool_approval")
         # The client went away mid-round; the call is answered, then the client comes back.
         asked = of_type(seen, "tool_approval")[0]
         assert (await approve_over_rest(client, generation_id, asked["id"], True)).status_code == 200
@@ -210,9 +207,7 @@ async def test_cancel_during_a_tool_call_keeps_the_text(live_asgi, fake_provider
         async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
                                  json={"content": '{"seconds": 60}'}) as response:
             generation_id = response.headers["X-Generation-ID"]
-            events = []
-            while not of_type(events, "tool_call"):
-                events += await read_events(response, stop_after=1)
+            events = await read_until(response, "tool_call")
             cancelled = await client.post(f"/api/v1/generations/{generation_id}/cancel/")
             assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
             events += await read_events(response)
@@ -245,9 +240,7 @@ async def test_continue_a_reply_cancelled_while_a_call_waited(live_asgi, fake_pr
         async with client.stream("POST", f"/api/v1/conversations/{conversation.pk}/completions/",
                                  json={"content": '{"a": 2, "b": 3}'}) as response:
             generation_id = response.headers["X-Generation-ID"]
-            events = []
-            while not of_type(events, "tool_approval"):
-                events += await read_events(response, stop_after=1)
+            events = await read_until(response, "tool_approval")
             assert (await client.post(f"/api/v1/generations/{generation_id}/cancel/")).status_code == 200
             events += await read_events(response)
         assert events[-1]["status"] == "cancelled"

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from tests.chats.streaming_client import bearer, read_events, text_of
 from tests.fixtures.fake_provider import fake_provider_env
-from tests.tools.loop_client import conversation_with_tools, of_type, receive_until
+from tests.tools.loop_client import conversation_with_tools, of_type, read_until, receive_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -29,9 +29,7 @@ async def test_approve_over_rest_on_another_process(two_servers, alice, calc):
         async with client.stream("POST", f"{first.url}/api/v1/conversations/{conversation.pk}/completions/",
                                  json={"content": '{"a": 20, "b": 22}'}) as response:
             generation_id = response.headers["X-Generation-ID"]
-            events = []
-            while not of_type(events, "tool_approval"):
-                events += await read_events(response, stop_after=1)
+            events = await read_until(response, "tool_approval")
             asked = of_type(events, "tool_approval")[0]
             answered = await client.post(f"{second.url}/api/v1/generations/{generation_id}/tool-approval/",
                                          json={"id": asked["id"], "approve": True})
