@@ -4,6 +4,7 @@ Every call opens its own session (streamable HTTP, SSE, or a stdio command start
 by a deadline, so a dead, slow or non-MCP server (or command) ends in an `McpError` (listing) or an error
 `ToolResult` (calling) within the timeout.
 """
+import asyncio
 import json
 from dataclasses import dataclass, field
 
@@ -178,7 +179,9 @@ async def call_tool(*, name: str, url: str = "", arguments: dict | None = None, 
                     headers: dict[str, str] | None = None, deadline: float = 60,
                     max_chars: int = 20_000, guarded: bool = False, command: list[str] | None = None,
                     env: dict[str, str] | None = None) -> ToolResult:
-    """Call one tool; every failure (down, slow, not MCP, a tool error) is an error result, never an exception."""
+    """Call one tool; every failure (down, slow, not MCP, a tool error) is an error result, never an exception.
+    Cancelling the caller (a stopped reply) still cancels it: the transport's own errors on the way out are not a
+    result."""
     connection = _Session(url=url, transport=transport, headers=headers or {}, timeout=deadline, guarded=guarded,
                           command=command, env=env)
     try:
@@ -186,6 +189,9 @@ async def call_tool(*, name: str, url: str = "", arguments: dict | None = None, 
             async with connection as session:
                 result = await session.call_tool(name, arguments or {}, read_timeout_seconds=deadline)
     except Exception as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from exc
         message = _describe(exc, connection.http_status)
         if "MCPError" in type(exc).__name__ or "McpError" in type(exc).__name__:
             message = f"The tool call failed: {str(exc)[:500]}"
