@@ -363,7 +363,7 @@ async def test_stateless_chat_streams_without_storing(live_asgi, fake_provider, 
 
 async def test_silence_is_filled_with_pings(live_asgi, fake_provider, alice, settings):
     settings.PARLEY_SSE_PING_SECONDS = 0.1
-    conversation = await sync_to_async(new_conversation)(alice, model="openai/slow-first-600")
+    conversation = await sync_to_async(new_conversation)(alice, model="openai/slow-first-2000")
     async with client_for(live_asgi, alice) as client:
         async with client.stream("GET", f"/api/v1/conversations/{conversation.pk}/stream/") as response:
             raw = (await response.aread()).decode()
